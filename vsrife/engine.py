@@ -1,0 +1,235 @@
+"""Inference engine: devices, padding, batching of timesteps and per-frame caching.
+
+No VapourSynth here.  :class:`Engine` wraps one loaded :class:`~vsrife.model.IFNet`
+and interpolates RGB frames of any size: it pads them to the model's multiple,
+runs all requested timesteps of a pair in one batched call, crops back, and keeps
+each source frame's padded tensor and encoder features in a small LRU cache so
+that neighbouring pairs share them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .loading import load_model
+from .model import ARCHS, Arch, IFNet
+
+__all__ = ["SCALES", "Engine", "interpolate", "resolve_device"]
+
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
+
+_MODELS: dict[tuple, IFNet] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/"auto" picks CUDA when present; "cpu", "cuda" and "cuda:N" are checked."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'cpu', 'cuda' or 'cuda:0', not {device!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"device {device!r} is not valid; allowed: 'cpu', 'cuda', 'cuda:N' or 'auto'") from e
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise ValueError(f"device {device!r} is not supported; allowed: 'cpu', 'cuda', 'cuda:N' or 'auto'")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available: this machine has no usable CUDA device; use 'cpu'")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present")
+    return dev
+
+
+@dataclass
+class Prepared:
+    """One source frame on the device: padded image and cached encoder features."""
+
+    img: Tensor  # [1, 3, Hp, Wp]
+    feat: Tensor | None
+
+
+class Engine:
+    """Interpolates frames with one RIFE model on one device."""
+
+    def __init__(
+        self,
+        model: str = "4.25",
+        model_path: str | Path | None = None,
+        device: str | None = None,
+        fp16: bool = False,
+        scale: float = 1.0,
+        ensemble: bool | None = None,
+        pad_mode: str = "replicate",
+        cache_frames: int = 6,
+    ) -> None:
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale!r}")
+        if model_path is None and model not in ARCHS:
+            raise ValueError(f"model {model!r} is unknown; allowed: {', '.join(ARCHS)}")
+        if pad_mode not in ("replicate", "reflect", "constant"):
+            raise ValueError(f"pad_mode must be 'replicate', 'reflect' or 'constant', not {pad_mode!r}")
+        self.device = resolve_device(device)
+        if fp16 and self.device.type != "cuda":
+            raise ValueError("fp16=True needs a CUDA device; on the CPU the model runs in fp32")
+        self.dtype = torch.float16 if fp16 else torch.float32
+        self.scale, self.pad_mode = float(scale), pad_mode
+        key = (model if model_path is None else str(Path(model_path).expanduser().resolve()), self.device, self.dtype)
+        with _MODELS_LOCK:
+            net = _MODELS.get(key)
+            if net is None:
+                net, _ = load_model(model, model_path)
+                net = net.to(self.device, self.dtype).eval()
+                if len(_MODELS) >= 4:
+                    _MODELS.pop(next(iter(_MODELS)))
+                _MODELS[key] = net
+        self.net: IFNet = net
+        self.arch: Arch = net.arch
+        self.ensemble = self.arch.native_ensemble if ensemble is None else bool(ensemble)
+        if self.ensemble and self.arch.refine == "v31":
+            raise ValueError("ensemble=True is not supported by model 3.1; allowed with 4.25, 4.0 and hd")
+        self.multiple = self.arch.pad_multiple(self.scale)
+        self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
+        self._cache_size = cache_frames
+        self.lock = threading.RLock()
+        self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0}
+
+    # -- frames ------------------------------------------------------------------------------
+    def padded_size(self, h: int, w: int) -> tuple[int, int]:
+        m = self.multiple
+        return (h + m - 1) // m * m, (w + m - 1) // m * m
+
+    def _to_tensor(self, img: Tensor | np.ndarray) -> Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(img)) if isinstance(img, np.ndarray) else img
+        if t.dim() == 3:
+            t = t.unsqueeze(0)
+        if t.dim() != 4 or t.shape[1] != 3:
+            raise ValueError(f"frames must be [3,H,W] or [1,3,H,W] RGB, got shape {tuple(t.shape)}")
+        return t
+
+    def _pad(self, t: Tensor) -> Tensor:
+        h, w = t.shape[-2:]
+        hp, wp = self.padded_size(h, w)
+        if (hp, wp) == (h, w):
+            return t
+        mode = self.pad_mode
+        if mode == "reflect" and (hp - h >= h or wp - w >= w):
+            mode = "replicate"  # reflect needs the pad to be smaller than the frame
+        if mode == "constant":
+            return F.pad(t, (0, wp - w, 0, hp - h))
+        return F.pad(t, (0, wp - w, 0, hp - h), mode=mode)
+
+    def prepare(self, img: Tensor | np.ndarray, key: Hashable | None = None) -> Prepared:
+        """Move one RGB frame to the device, pad it and run the per-frame encoder (cached by key)."""
+        with self.lock:
+            if key is not None and key in self._cache:
+                self._cache.move_to_end(key)
+                self.stats["cache_hits"] += 1
+                return self._cache[key]
+            t = self._to_tensor(img).to(self.device, self.dtype, non_blocking=True)
+            t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
+            with torch.inference_mode():
+                feat = self.net.encode_frame(t)
+            p = Prepared(t, feat)
+            self.stats["frames_prepared"] += 1
+            if key is not None:
+                self._cache[key] = p
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            return p
+
+    def clear_cache(self) -> None:
+        with self.lock:
+            self._cache.clear()
+
+    # -- interpolation -------------------------------------------------------------------------
+    def quantize_timestep(self, t: float) -> float:
+        """The timestep actually produced: exact for 4.x, nearest 1/16 for t = 0.5-only models."""
+        if self.arch.timestep_input:
+            return float(t)
+        steps = 2**BISECT_DEPTH
+        return round(float(t) * steps) / steps
+
+    def _run(self, p0: Tensor, p1: Tensor, t: float | Tensor, f0: Tensor | None, f1: Tensor | None) -> Tensor:
+        self.stats["model_calls"] += 1
+        out = self.net(p0, p1, t, scale=self.scale, ensemble=self.ensemble, f0=f0, f1=f1)
+        return out.image
+
+    def _bisect(self, a: Tensor, b: Tensor, ts: list[float], depth: int) -> dict[float, Tensor]:
+        """Frames at dyadic ``ts`` from a t = 0.5-only model by recursive midpoints."""
+        mid = self._run(a, b, 0.5, None, None)
+        res: dict[float, Tensor] = {}
+        left = [t * 2 for t in ts if t < 0.5]
+        right = [t * 2 - 1 for t in ts if t > 0.5]
+        if 0.5 in ts:
+            res[0.5] = mid
+        if left and depth > 1:
+            for t, v in self._bisect(a, mid, left, depth - 1).items():
+                res[t / 2] = v
+        if right and depth > 1:
+            for t, v in self._bisect(mid, b, right, depth - 1).items():
+                res[(t + 1) / 2] = v
+        return res
+
+    def interpolate(
+        self,
+        img0: Tensor | np.ndarray | Prepared,
+        img1: Tensor | np.ndarray | Prepared,
+        timesteps: float | Sequence[float] | Tensor,
+        size: tuple[int, int] | None = None,
+    ) -> Tensor:
+        """Frames between ``img0`` and ``img1`` (RGB in [0,1]) at each timestep, [T,3,H,W] fp32 CPU.
+
+        ``timesteps`` is a float, a sequence of floats in (0, 1), or a per-pixel map [H,W].
+        """
+        if size is None:
+            src = img0.img if isinstance(img0, Prepared) else self._to_tensor(img0)
+            size = tuple(src.shape[-2:]) if not isinstance(img0, Prepared) else None
+            if size is None:
+                raise ValueError("size=(H, W) is needed when passing Prepared frames")
+        h, w = size
+        with self.lock, torch.inference_mode():
+            p0 = img0 if isinstance(img0, Prepared) else self.prepare(img0)
+            p1 = img1 if isinstance(img1, Prepared) else self.prepare(img1)
+            if torch.is_tensor(timesteps) and timesteps.dim() >= 2:
+                if not self.arch.timestep_input:
+                    raise ValueError(f"per-pixel timestep maps need a 4.x model, not {self.arch.name}")
+                tmap = timesteps.reshape(1, 1, *timesteps.shape[-2:]).to(self.device, self.dtype)
+                if tuple(tmap.shape[-2:]) != (h, w):
+                    raise ValueError(f"timestep map must be {h}x{w}, got {tuple(tmap.shape[-2:])}")
+                tmap = self._pad(tmap)
+                out = self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
+            else:
+                ts = [float(timesteps)] if isinstance(timesteps, (int, float)) else [float(t) for t in timesteps]
+                for t in ts:
+                    if not 0.0 < t < 1.0:
+                        raise ValueError(f"timestep must be in (0, 1), got {t}")
+                if self.arch.timestep_input:
+                    n = len(ts)
+                    a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)
+                    tt = torch.tensor(ts, device=self.device, dtype=self.dtype)
+                    out = self._run(a, b, tt, p0.feat, p1.feat)
+                else:
+                    q = [self.quantize_timestep(t) for t in ts]
+                    got = self._bisect(p0.img, p1.img, sorted({x for x in q if 0 < x < 1}), BISECT_DEPTH)
+                    frames = [got.get(x, p0.img if x <= 0 else p1.img) for x in q]
+                    out = torch.cat(frames, 0)
+            return out[:, :, :h, :w].float().cpu()
+
+
+def interpolate(img0: Tensor | np.ndarray, img1: Tensor | np.ndarray, timestep: float | Sequence[float] | Tensor = 0.5,
+                model: str = "4.25", **kwargs) -> Tensor:
+    """One-shot helper: the frame(s) between ``img0`` and ``img1`` at ``timestep``."""
+    return Engine(model=model, **kwargs).interpolate(img0, img1, timestep)

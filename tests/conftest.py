@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from vsrife import registry  # noqa: E402
+from vsrife import registry
 
 
 @pytest.fixture(scope="session")

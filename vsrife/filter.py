@@ -59,7 +59,7 @@ def _opt_str(name: str, v: object) -> str | None:
     if isinstance(v, (bytes, bytearray)):
         v = v.decode("utf-8", "replace")
     if isinstance(v, (int, float)) and not isinstance(v, bool) and name == "model":
-        v = {4.25: "4.25", 4.0: "4.0", 4: "4.0", 3.1: "3.1"}.get(v, str(v))
+        v = {4.25: "4.25", 4.0: "4.0", 3.1: "3.1"}.get(v, str(v))
     if not isinstance(v, str):
         raise _err(f"{name} must be a string, not {v!r}")
     return v
@@ -249,6 +249,8 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     fp16: bool | None = None,
     sc: bool | None = None,
     sc_threshold: float | None = None,
+    dedup: bool | None = None,
+    dedup_threshold: float | None = None,
     matrix_in: int | None = None,
     range_in: int | None = None,
 ) -> vs.VideoNode:
@@ -258,16 +260,21 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     (rational > 1) or ``fps_num``/``fps_den`` (target rate).  ``model`` (default "4.25"; also "4.0",
     "hd", "3.1") or ``model_path`` (own weights), ``scale`` (0.25/0.5/1/2/4; 0.5 for 4K), ``ensemble``,
     ``device`` ("cpu", "cuda", "cuda:N"; default auto), ``fp16`` (CUDA only).  ``sc``/``sc_threshold``:
-    scene cuts repeat the nearest source frame instead of morphing.  ``matrix_in``/``range_in`` override
+    scene cuts repeat the nearest source frame instead of morphing.  ``dedup``/``dedup_threshold``: re-time
+    held drawings (anime on twos/threes) between unique frames.  ``matrix_in``/``range_in`` override
     the _Matrix/_ColorRange props.  Output frames carry RifeSourceFrame, RifeTimestep, RifeInterpolated and
     RifeSceneChange props.
     """
     clip = formats.check_clip(clip)
     args = {"multi": multi, "factor_num": factor_num, "factor_den": factor_den, "fps_num": fps_num,
             "fps_den": fps_den, "model": model, "model_path": model_path, "scale": scale, "ensemble": ensemble,
-            "device": device, "fp16": fp16, "sc": sc, "sc_threshold": sc_threshold, "matrix_in": matrix_in,
+            "device": device, "fp16": fp16, "sc": sc, "sc_threshold": sc_threshold, "dedup": dedup,
+            "dedup_threshold": dedup_threshold, "matrix_in": matrix_in,
             "range_in": range_in}
-    kind, value = _rate(clip, multi, factor_num, factor_den, fps_num, fps_den, dedup=False)
+    dedup_on = _opt_bool("dedup", dedup, False)
+    if dedup_threshold is not None and not dedup_on:
+        raise _err("dedup_threshold needs dedup=True")
+    kind, value = _rate(clip, multi, factor_num, factor_den, fps_num, fps_den, dedup=dedup_on)
     model = _opt_str("model", model)
     model_path = _opt_str("model_path", model_path)
     if model is not None and model_path is not None:
@@ -290,7 +297,12 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
                         fp16=_opt_bool("fp16", fp16, False), scale=scale_f, ensemble=ens)
     except (ValueError, ModelLoadError, AssetError, OSError) as e:
         raise _err(str(e)) from None
-    mapping = _mapping(clip, kind, value)
+    if dedup_on:
+        from .dedup import dedup_mapping
+
+        mapping = dedup_mapping(clip, kind, value, _opt_float("dedup_threshold", dedup_threshold))
+    else:
+        mapping = _mapping(clip, kind, value)
     props0 = dict(clip.get_frame(0).props)
     if "_Alpha" in props0:
         return _with_alpha(clip, args)
@@ -341,10 +353,9 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
         return base.std.FrameEval(choose, clip_src=[out_src, out_interp])
 
     small = formats.scene_luma(clip)
-    small_next = small[1:] + small[-1]
-    stats = small.std.PlaneStats(small_next, prop="RifeSC")
-    stats_a = remap(stats, n_out, idx_a)
-    next_a = remap(small_next, n_out, idx_a)
+    small_b = remap(small, n_out, idx_b)
+    stats_a = remap(small, n_out, idx_a).std.PlaneStats(small_b, prop="RifeSC")
+    next_a = small_b
 
     def choose_sc(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
         i, t = mapping.position(n)
@@ -352,7 +363,7 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
             return out_src
         pa, pb = f[0].props, f[1].props
         cut = bool(pa.get("_SceneChangeNext", 0)) or bool(pb.get("_SceneChangePrev", 0)) \
-            or float(pa["RifeSCDiff"]) > thr
+            or float(pa["RifeSCDiff"]) > thr or mapping.is_cut(n)
         if cut:
             return out_cut_a if t < Fraction(1, 2) else out_cut_b
         return out_interp

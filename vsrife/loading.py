@@ -150,7 +150,7 @@ def build(arch: Arch, sd: dict[str, Tensor], teacher: bool = False) -> IFNet:
     use_teacher = teacher and arch.teacher_in > 0 and any(k.startswith(("teacher.", "block_tea.")) for k in sd)
     net = IFNet(arch, teacher=use_teacher)
     keys = set(net.state_dict())
-    unused = [k for k in sd if k not in keys and not k.startswith(("teacher.", "block_tea.") + arch.extra)]
+    unused = [k for k in sd if k not in keys and not k.startswith(("teacher.", "block_tea.", *arch.extra))]
     if unused:
         raise ModelLoadError(f"weights hold tensors the {arch.name} model does not use: {unused[:5]}")
     try:

@@ -53,10 +53,10 @@ class Arch:
         """Frame sizes must be a multiple of this for the given ``scale``."""
         deepest = 4 * max(self.scale_list(scale))
         if self.family == "v4":
-            return max(int(math.ceil(deepest)), 8)
+            return max(math.ceil(deepest), 8)
         if self.family == "hd":
-            return max(int(math.ceil(deepest)), 32)
-        return max(int(math.ceil(16 / scale)), 32)  # v31: IFNet on the rescaled frame + FusionNet /32
+            return max(math.ceil(deepest), 32)
+        return max(math.ceil(16 / scale), 32)  # v31: IFNet on the rescaled frame + FusionNet /32
 
 
 ARCHS: dict[str, Arch] = {
@@ -108,7 +108,7 @@ _GRIDS: dict[tuple, Tensor] = {}
 
 def warp(img: Tensor, flow: Tensor) -> Tensor:
     """Backward-warp ``img`` by ``flow`` (pixels) with bilinear sampling; computed in fp32."""
-    n, _, h, w = flow.shape
+    _n, _, h, w = flow.shape
     key = (flow.device, h, w)
     grid = _GRIDS.get(key)
     if grid is None:
@@ -393,15 +393,15 @@ class IFNet(nn.Module):
         x = torch.cat((img0, img1, out.warped[0], out.warped[1], out.mask_logit, out.flow), 1)
         res = torch.sigmoid(self.unet(x, c0, c1)) * 2 - 1
         img = torch.clamp(out.image + res, 0, 1)
-        return Output(img, out.flow, out.mask, out.flows, out.masks, out.merged[:-1] + [img], out.warped,
+        return Output(img, out.flow, out.mask, out.flows, out.masks, [*out.merged[:-1], img], out.warped,
                       out.feat, out.mask_logit)
 
     def _fuse(self, img0: Tensor, img1: Tensor, flow: Tensor, logit: Tensor, out: Output) -> Output:
         w0, w1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         m = torch.sigmoid(logit)
         img = w0 * m + w1 * (1 - m)
-        return Output(img, flow, m, out.flows[:-1] + [flow], out.masks[:-1] + [logit],
-                      out.merged[:-1] + [img], (w0, w1), out.feat, logit)
+        return Output(img, flow, m, [*out.flows[:-1], flow], [*out.masks[:-1], logit],
+                      [*out.merged[:-1], img], (w0, w1), out.feat, logit)
 
     def _run_v4(self, img0, img1, t, f0, f1, scales, blockwise_ensemble: bool) -> Output:
         a = self.arch

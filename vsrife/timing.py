@@ -34,6 +34,10 @@ class Mapping:
         """(source index i, timestep t in [0, 1)) of output frame ``n``; ``t = 0`` is source frame i."""
         raise NotImplementedError
 
+    def is_cut(self, n: int) -> bool:
+        """True when the mapping itself knows the pair of frame ``n`` straddles a scene cut."""
+        return False
+
     def pair(self, n: int) -> tuple[int, int, Fraction]:
         """Source frames (i, j) and timestep of output frame ``n``; j == i when t == 0 or past the end."""
         i, t = self.position(n)

@@ -29,15 +29,14 @@ def clip_from_arrays(frames: list[np.ndarray], fmt: int = vs.RGBS, fps: tuple[in
     return base.std.ModifyFrame(base, fill)
 
 
-def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A smooth random RGB texture in [0, 1] (low-pass filtered noise, like natural images)."""
+def textured(h: int, w: int, seed: int = 0, cell: int = 8) -> np.ndarray:
+    """A smooth random RGB texture in [0, 1]: noise on a ``cell``-pixel grid, bicubic-upsampled."""
+    import torch
+
     rng = np.random.default_rng(seed)
-    img = rng.random((3, h // 4 + 2, w // 4 + 2)).astype(np.float32)
-    img = np.kron(img, np.ones((1, 4, 4), np.float32))[:, :h, :w]
-    k = np.ones(5, np.float32) / 5
-    for ax in (1, 2):
-        img = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), ax, img)
-    return np.clip(img, 0, 1)
+    img = torch.from_numpy(rng.random((1, 3, h // cell + 2, w // cell + 2)).astype(np.float32))
+    up = torch.nn.functional.interpolate(img, scale_factor=cell, mode="bicubic", align_corners=False)
+    return up[0, :, :h, :w].clamp(0, 1).numpy()
 
 
 def read_video(path: Path, width: int, height: int, count: int, start: int = 0) -> np.ndarray:

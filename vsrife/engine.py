@@ -28,7 +28,7 @@ __all__ = ["SCALES", "Engine", "interpolate", "resolve_device"]
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 
-_MODELS: dict[tuple, IFNet] = {}
+_MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
 _MODELS_LOCK = threading.Lock()
 
 
@@ -88,13 +88,14 @@ class Engine:
         self.scale, self.pad_mode = float(scale), pad_mode
         key = (model if model_path is None else str(Path(model_path).expanduser().resolve()), self.device, self.dtype)
         with _MODELS_LOCK:
-            net = _MODELS.get(key)
-            if net is None:
+            entry = _MODELS.get(key)
+            if entry is None:
                 net, _ = load_model(model, model_path)
-                net = net.to(self.device, self.dtype).eval()
+                entry = (net.to(self.device, self.dtype).eval(), threading.RLock())
                 if len(_MODELS) >= 4:
                     _MODELS.pop(next(iter(_MODELS)))
-                _MODELS[key] = net
+                _MODELS[key] = entry
+        net, self.lock = entry
         self.net: IFNet = net
         self.arch: Arch = net.arch
         self.ensemble = self.arch.native_ensemble if ensemble is None else bool(ensemble)
@@ -103,7 +104,6 @@ class Engine:
         self.multiple = self.arch.pad_multiple(self.scale)
         self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
         self._cache_size = cache_frames
-        self.lock = threading.RLock()
         self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0}
 
     # -- frames ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ time behind the engine's lock.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from fractions import Fraction
@@ -232,6 +233,7 @@ def _set_props(mapping: Mapping, kind: str, cut: bool) -> Callable:
 
 
 _UID = iter(range(1, 1 << 62))
+last_instance: Callable[[], _Interpolator | None] = lambda: None  # noqa: E731 - weakref to the newest, for stats
 
 
 def RIFE(  # noqa: N802 - the VapourSynth function name
@@ -333,6 +335,8 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
     rgb_a, rgb_b = remap(rgb, n_out, idx_a), remap(rgb, n_out, idx_b)
     gray = cs.family == vs.GRAY
     work = _Interpolator(engine, mapping, multi, gray, next(_UID))
+    global last_instance
+    last_instance = weakref.ref(work)
     interp_rgb = rgb_a.std.ModifyFrame(clips=[rgb_a, rgb_b], selector=work)
     interp = formats.from_model(interp_rgb, clip, cs)
 

@@ -309,7 +309,8 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     if "_Alpha" in props0:
         return _with_alpha(clip, args)
     cs = formats.color_setup(clip, props0, m_in, r_in)
-    return _build(clip, mapping, engine, cs, use_sc, thr, int(value) if kind == "multi" else None)
+    regular = kind == "multi" and not dedup_on  # dedup timesteps differ per pair: no per-pair batching
+    return _build(clip, mapping, engine, cs, use_sc, thr, int(value) if regular else None)
 
 
 def _with_alpha(clip: vs.VideoNode, args: dict) -> vs.VideoNode:
@@ -369,7 +370,7 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
         cut = bool(pa.get("_SceneChangeNext", 0)) or bool(pb.get("_SceneChangePrev", 0)) \
             or float(pa["RifeSCDiff"]) > thr or mapping.is_cut(n)
         if cut:
-            return out_cut_a if t < Fraction(1, 2) else out_cut_b
+            return out_cut_a if t <= Fraction(1, 2) else out_cut_b  # nearest; a tie keeps the earlier frame
         return out_interp
 
     return base.std.FrameEval(choose_sc, prop_src=[stats_a, next_a],

@@ -260,3 +260,13 @@ def test_bad_clips_raise_vs_error() -> None:
                            core.std.BlankClip(format=vs.YUV420P8, length=2)], mismatch=True)
     with pytest.raises(vs.Error, match="constant format and size"):
         vsrife.RIFE(var)
+
+
+def test_missing_model_error_names_the_command(tmp_path: Path) -> None:
+    code = ("import vapoursynth as vs, vsrife\n"
+            "try:\n    vsrife.RIFE(vs.core.std.BlankClip(length=3), model='hd')\n"
+            "except vs.Error as e:\n    print(e)\n")
+    env = {**__import__("os").environ, "VSRIFE_MODEL_DIR": str(tmp_path / "empty")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "RIFE: model 'hd' is not in the cache" in res.stdout
+    assert "run: python -m vsrife models fetch hd" in res.stdout

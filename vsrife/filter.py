@@ -268,11 +268,6 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     RifeSceneChange props.
     """
     clip = formats.check_clip(clip)
-    args = {"multi": multi, "factor_num": factor_num, "factor_den": factor_den, "fps_num": fps_num,
-            "fps_den": fps_den, "model": model, "model_path": model_path, "scale": scale, "ensemble": ensemble,
-            "device": device, "fp16": fp16, "sc": sc, "sc_threshold": sc_threshold, "dedup": dedup,
-            "dedup_threshold": dedup_threshold, "matrix_in": matrix_in,
-            "range_in": range_in}
     dedup_on = _opt_bool("dedup", dedup, False)
     if dedup_threshold is not None and not dedup_on:
         raise _err("dedup_threshold needs dedup=True")
@@ -302,27 +297,26 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     if dedup_on:
         from .dedup import dedup_mapping
 
-        mapping = dedup_mapping(clip, kind, value, _opt_float("dedup_threshold", dedup_threshold))
+        mapping = dedup_mapping(clip, kind, value, _opt_float("dedup_threshold", dedup_threshold),
+                                cut_threshold=thr if use_sc else None)
     else:
         mapping = _mapping(clip, kind, value)
     props0 = dict(clip.get_frame(0).props)
-    if "_Alpha" in props0:
-        return _with_alpha(clip, args)
-    cs = formats.color_setup(clip, props0, m_in, r_in)
     regular = kind == "multi" and not dedup_on  # dedup timesteps differ per pair: no per-pair batching
-    return _build(clip, mapping, engine, cs, use_sc, thr, int(value) if regular else None)
-
-
-def _with_alpha(clip: vs.VideoNode, args: dict) -> vs.VideoNode:
-    """Interpolate the _Alpha plane as a GRAY clip with the same settings and re-attach it."""
-    alpha = clip.std.PropToClip("_Alpha")
-    base = clip.std.RemoveFrameProps("_Alpha")
-    kw = {k: v for k, v in args.items() if v is not None}
-    return RIFE(base, **kw).std.ClipToProp(RIFE(alpha, **kw), "_Alpha")
+    multi_i = int(value) if regular else None
+    if "_Alpha" in props0:  # the alpha plane is interpolated as a GRAY clip with the same mapping
+        color = clip.std.RemoveFrameProps("_Alpha")
+        alpha = clip.std.PropToClip("_Alpha")
+        gray = formats.color_setup(alpha, dict(alpha.get_frame(0).props), None, None)
+        out = _build(color, mapping, engine, formats.color_setup(color, props0, m_in, r_in), use_sc, thr, multi_i)
+        return out.std.ClipToProp(_build(alpha, mapping, engine, gray, use_sc, thr, multi_i, color), "_Alpha")
+    cs = formats.color_setup(clip, props0, m_in, r_in)
+    return _build(clip, mapping, engine, cs, use_sc, thr, multi_i)
 
 
 def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.ColorSetup, use_sc: bool,
-           thr: float, multi: int | None) -> vs.VideoNode:
+           thr: float, multi: int | None, sc_clip: vs.VideoNode | None = None) -> vs.VideoNode:
+    """The output graph; ``sc_clip`` is the clip whose content decides scene cuts (the colour clip for alpha)."""
     n_out = mapping.num_out
     last = mapping.num_src - 1
     idx_a = lambda n: mapping.pair(n)[0]  # noqa: E731
@@ -357,7 +351,7 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
 
         return base.std.FrameEval(choose, clip_src=[out_src, out_interp])
 
-    small = formats.scene_luma(clip)
+    small = formats.scene_luma(clip if sc_clip is None else sc_clip)
     small_b = remap(small, n_out, idx_b)
     stats_a = remap(small, n_out, idx_a).std.PlaneStats(small_b, prop="RifeSC")
     next_a = small_b
@@ -365,7 +359,7 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
     def choose_sc(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
         i, t = mapping.position(n)
         if t == 0 or i >= last:
-            return out_src
+            return out_cut_a if mapping.is_cut(n) else out_src
         pa, pb = f[0].props, f[1].props
         cut = bool(pa.get("_SceneChangeNext", 0)) or bool(pb.get("_SceneChangePrev", 0)) \
             or float(pa["RifeSCDiff"]) > thr or mapping.is_cut(n)

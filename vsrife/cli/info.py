@@ -1,0 +1,118 @@
+"""``vsrife info INPUT``: what the filter would do, without encoding anything."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+from . import CLIError
+from .common import add_filter_args, build_filter, describe_rate, filter_kwargs, fmt_time, open_source
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info", help="print what the filter would do: frames, rates, model, padding, estimated time",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Open INPUT, set up the RIFE filter with the given options and print frame counts, rates,\n"
+                    "durations, the model, the padded size the model runs at and an estimated run time.  The time\n"
+                    "per frame is measured on one source pair at the clip's size (after one warm-up run) unless\n"
+                    "--no-measure is given.",
+        epilog="examples:\n  vsrife info in.mkv\n  vsrife info in.mkv --fps 60000/1001\n"
+               "  vsrife info 4k.mkv --multi 4 --scale 0.5 --no-measure",
+    )
+    p.add_argument("input", help="video file (read with bestsource)")
+    add_filter_args(p)
+    p.add_argument("--no-measure", action="store_true", help="skip the timing run")
+    p.set_defaults(func=run)
+
+
+def _count_interpolated(mapping) -> int:
+    """Output frames that are neither a source frame (t = 0) nor past the last source frame."""
+    last = mapping.num_src - 1
+    n = 0
+    for k in range(mapping.num_out):
+        i, t = mapping.position(k)
+        n += t != 0 and i < last
+    return n
+
+
+def _duration(num: int, fps: Fraction) -> str:
+    if fps <= 0:
+        return "variable"
+    secs = num / fps
+    return f"{fmt_time(float(secs))} ({float(secs):.3f} s)"
+
+
+def _measure(engine, clip: vs.VideoNode, timesteps: list[float]) -> float:
+    """Seconds per interpolated frame: one batched call on source frames 0 and 1, after a warm-up call."""
+    import torch
+
+    from .. import formats
+
+    cs = formats.color_setup(clip, dict(clip.get_frame(0).props), None, None)
+    rgb = formats.to_model(clip, cs)
+    a, b = (formats.frame_to_array(rgb.get_frame(k)) for k in (0, 1))
+    if a.shape[0] == 1:
+        a, b = np.repeat(a, 3, 0), np.repeat(b, 3, 0)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    engine.interpolate(ta, tb, timesteps)
+    start = time.perf_counter()
+    engine.interpolate(ta, tb, timesteps)
+    if engine.device.type == "cuda":
+        torch.cuda.synchronize(engine.device)
+    return (time.perf_counter() - start) / len(timesteps)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import filter as rife_filter
+
+    src = open_source(args.input)
+    kw = filter_kwargs(args)
+    out = build_filter(src, kw)
+    work = rife_filter.last_instance()
+    if work is None:
+        raise CLIError("the filter did not set up a model")
+    mapping, engine = work.mapping, work.engine
+    fmt = src.format
+    src_fps = Fraction(src.fps.numerator, src.fps.denominator) if src.fps.numerator else Fraction(0)
+    out_fps = Fraction(out.fps.numerator, out.fps.denominator) if out.fps.numerator else Fraction(0)
+    interp = _count_interpolated(mapping)
+    h, w = src.height, src.width
+    hp, wp = engine.padded_size(h, w)
+    rows = [
+        ("input", f"{Path(args.input).name}: {fmt.name} {w}x{h}"),
+        ("source", f"{src.num_frames} frames at {describe_rate(src_fps)}, "
+                   f"duration {_duration(src.num_frames, src_fps)}"),
+        ("output", f"{out.num_frames} frames at {describe_rate(out_fps)}, "
+                   f"duration {_duration(out.num_frames, out_fps)}"),
+        ("interpolated", f"{interp} frames (at most: scene cuts repeat a source frame instead); "
+                         f"{out.num_frames - interp} source frames passed through"),
+        ("model", f"{engine.arch.name}" + (f" from {kw['model_path']}" if "model_path" in kw else "")
+         + f", scale {engine.scale:g}, ensemble {'on' if engine.ensemble else 'off'}, "
+           f"device {engine.device}, {str(engine.dtype).removeprefix('torch.')}"),
+        ("padding", f"{w}x{h} -> {wp}x{hp} (multiple of {engine.multiple})"
+                    + ("" if (hp, wp) != (h, w) else ", no padding needed")),
+        ("scene cuts", "off" if kw.get("sc") is False
+         else f"on, threshold {kw.get('sc_threshold', rife_filter.SC_THRESHOLD)}"),
+        ("dedup", "on" if kw.get("dedup") else "off"),
+    ]
+    if args.no_measure:
+        rows.append(("time", "not measured (--no-measure)"))
+    else:
+        multi = kw.get("multi")
+        ts = [k / multi for k in range(1, multi)] if multi and multi > 2 else [0.5]
+        per = _measure(engine, src, ts)
+        rows.append(("time", f"measured {per:.3f} s per interpolated frame on {engine.device} (one pair at {w}x{h}, "
+                             f"{len(ts)} timestep(s) per call, after a warm-up); estimated total "
+                             f"{fmt_time(per * interp)} for {interp} frames, plus decoding and encoding"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k + ':':{width + 1}} {v}")
+    return 0

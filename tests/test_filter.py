@@ -205,7 +205,10 @@ def fill(n, f):
     for p in range(3):
         np.asarray(fo[p])[...] = 0.5 + 0.4 * np.sin((x + 3 * n) / (5 + p)) * np.cos(y / (7 + p))
     return fo
-src = src.std.ModifyFrame(src, fill).resize.Bicubic(format={fmt}, matrix_s="709")
+src = src.std.ModifyFrame(src, fill)
+fmt = {fmt}
+kw = dict(matrix_s="709") if core.get_video_format(fmt).color_family == vs.YUV else dict()
+src = src.resize.Bicubic(format=fmt, **kw)
 """
 
 

@@ -1,0 +1,58 @@
+# vsrife developer tasks.  `make test` is what CI runs (.ci/run).
+#   make setup  - create .venv (Python 3.12), pip install -e '.[test]', fetch model 4.25 and the test footage
+#   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench;   make lint
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# The installed shim is the marker: re-install when an input changes or when vsrife was uninstalled.
+MARKER := $(VENV)/lib/python3.12/site-packages/vapoursynth/plugins/librife_vsrife.so
+INSTALL_INPUTS := setup.py pyproject.toml plugin/rife_shim.c vsrife/_signature.py
+
+# First working Python 3.12: on PATH (a pyenv shim may exist without working), then pyenv installs.
+find_python = $(shell for p in $$(command -v python3.12 || true) /root/.pyenv/versions/3.12*/bin/python3.12 \
+	$(HOME)/.pyenv/versions/3.12*/bin/python3.12; do \
+	if [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
+	echo "$$p"; break; fi; done)
+
+.PHONY: setup test demo bench lint
+
+$(PY):
+	@py="$(find_python)"; \
+	if [ -z "$$py" ]; then echo "make setup: no Python 3.12 found (PATH, /root/.pyenv/versions/3.12*, ~/.pyenv/versions/3.12*)" >&2; exit 1; fi; \
+	echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
+
+$(MARKER): $(INSTALL_INPUTS) | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	$(VENV)/bin/vapoursynth config
+	test -f $@ && touch $@
+
+setup: $(MARKER)
+	@if ! command -v ffmpeg >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y ffmpeg; \
+		else echo "make setup: ffmpeg is missing and we are not root; install ffmpeg" >&2; exit 1; fi; \
+	fi
+	$(PY) -m vsrife models fetch 4.25 footage
+
+test: setup
+	$(PY) -m pytest -q tests
+
+out/demo_2x.mkv: examples/demo.vpy $(MARKER)
+	mkdir -p out
+	$(VENV)/bin/vspipe -c y4m examples/demo.vpy - | ffmpeg -y -v error -f yuv4mpegpipe -i - -c:v libx264 -crf 18 \
+		-pix_fmt yuv420p $@.tmp.mkv
+	mv $@.tmp.mkv $@
+	ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=width,height,r_frame_rate,nb_read_frames \
+		-of default=noprint_wrappers=1 $@
+
+demo: setup
+	@$(MAKE) --no-print-directory out/demo_2x.mkv
+
+bench: setup
+	$(PY) -m vsrife bench
+
+lint: $(MARKER)
+	$(VENV)/bin/ruff check .

@@ -133,9 +133,12 @@ setup(
         "numpy>=1.26",
         "vsutil==0.8.0",
         "safetensors>=0.4",
+        "vapoursynth-bestsource==22",  # the source filter of `vsrife interpolate/info/show/eval`
+        "pillow>=10",  # contact sheets and PNG strips
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "ruff==0.17.6", "vapoursynth-bestsource==22", "vapoursynth-mvtools==29"],
+        "test": ["pytest==9.2.0", "ruff==0.17.6", "vapoursynth-mvtools==29", "matplotlib==3.11.2"],
+        "plots": ["matplotlib==3.11.2"],
         "cuda": ["cupy-cuda12x"],
     },
     entry_points={"console_scripts": ["vsrife = vsrife.cli:main"]},

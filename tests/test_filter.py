@@ -207,7 +207,7 @@ def fill(n, f):
     return fo
 src = src.std.ModifyFrame(src, fill)
 fmt = {fmt}
-kw = dict(matrix_s="709") if core.get_video_format(fmt).color_family == vs.YUV else dict()
+kw = dict(matrix_s="709") if core.get_video_format(fmt).color_family != vs.RGB else dict()
 src = src.resize.Bicubic(format=fmt, **kw)
 """
 

@@ -51,10 +51,13 @@ def _read_one(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[-1] if lines else "")
+        what = ("it is a pickle that references code (loading it could run code)" if "GLOBAL" in why
+                else "it is not a PyTorch weights file, or a pickle that holds more than tensors")
         raise ModelLoadError(
-            f"model_path {str(path)!r} was refused: it is a pickle that holds more than tensors "
-            f"(loading it could run code). Only plain state dicts are loaded (weights_only=True). Detail: "
-            f"{str(e).splitlines()[0]}"
+            f"model_path {str(path)!r} was refused: {what}; nothing in it was run. Only plain state dicts "
+            f"are loaded (weights_only=True) or .safetensors. Detail: {why}"
         ) from e
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise ModelLoadError(f"model_path {str(path)!r} is truncated or not a PyTorch weights file: {e}") from e

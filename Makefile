@@ -26,7 +26,7 @@ $(PY):
 	echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
 
 $(MARKER): $(INSTALL_INPUTS) | $(PY)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e '.[test,bench]'
 	$(VENV)/bin/vapoursynth config
 	test -f $@ && touch $@
 

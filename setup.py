@@ -137,8 +137,11 @@ setup(
         "pillow>=10",  # contact sheets and PNG strips
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "ruff==0.17.6", "vapoursynth-mvtools==29", "matplotlib==3.11.2"],
+        "test": ["pytest==9.2.0", "ruff==0.17.6", "vapoursynth-mvtools==29", "matplotlib==3.11.2",
+                 "vapoursynth-mlrt-ov==17.1", "onnx==1.23.2", "onnxscript==0.7.2"],
         "plots": ["matplotlib==3.11.2"],
+        "bench": ["matplotlib==3.11.2", "vapoursynth-mvtools==29", "vapoursynth-mlrt-ov==17.1",
+                  "vapoursynth-mlrt-ort==17.1.1", "onnx==1.23.2", "onnxscript==0.7.2"],
         "cuda": ["cupy-cuda12x"],
     },
     entry_points={"console_scripts": ["vsrife = vsrife.cli:main"]},

@@ -179,7 +179,7 @@ def test_user_weights_in_every_container(all_models: list[str], tmp_path: Path) 
 
 def test_unknown_layout_lists_expected(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "x.pth")
-    with pytest.raises(ModelLoadError, match=r"Expected one of: 4.25: 5 IFBlocks"):
+    with pytest.raises(ModelLoadError, match=r"Expected one of: 4\.25: 5 IFBlocks"):
         load_model(model_path=tmp_path / "x.pth")
 
 

@@ -9,7 +9,9 @@ that neighbouring pairs share them.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .fast import FastV4, supports
 from .loading import load_model
 from .model import ARCHS, Arch, IFNet
 
@@ -30,6 +33,20 @@ BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 
 _MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
 _MODELS_LOCK = threading.Lock()
+_FAST: weakref.WeakKeyDictionary[IFNet, FastV4] = weakref.WeakKeyDictionary()  # net -> its CPU fast path
+
+
+def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool) -> FastV4 | None:
+    """The CPU fast path (NHWC, folded gains) for fp32 4.x models (ensemble: 4.25 only); $VSRIFE_FAST=0: off."""
+    if device.type != "cpu" or dtype != torch.float32 or not supports(net) or (ensemble and not net.arch.encoder):
+        return None
+    if os.environ.get("VSRIFE_FAST", "1") == "0":
+        return None
+    with _MODELS_LOCK:
+        fast = _FAST.get(net)
+        if fast is None:
+            fast = _FAST[net] = FastV4(net)
+        return fast
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -51,6 +68,28 @@ def resolve_device(device: str | None) -> torch.device:
     if dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present")
     return dev
+
+
+# peak working set per padded pixel of one interpolation (4.25, ensemble), measured on the CPU
+# (docs/reliability.md), with margin
+BYTES_PER_PIXEL = {0.25: 450, 0.5: 550, 1.0: 900, 2.0: 1200, 4.0: 1500}
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes the next allocation may use: $VSRIFE_MEMORY_LIMIT_MB, else free CUDA memory or MemAvailable."""
+    env = os.environ.get("VSRIFE_MEMORY_LIMIT_MB")
+    if env:
+        return int(float(env) * 2**20)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 @dataclass
@@ -98,10 +137,11 @@ class Engine:
         net, self.lock = entry
         self.net: IFNet = net
         self.arch: Arch = net.arch
-        self.ensemble = self.arch.native_ensemble if ensemble is None else bool(ensemble)
+        self.ensemble = self.arch.default_ensemble if ensemble is None else bool(ensemble)
         if self.ensemble and self.arch.refine == "v31":
             raise ValueError("ensemble=True is not supported by model 3.1; allowed with 4.25, 4.0 and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
+        self.fast = _fast_path(net, self.device, self.dtype, self.ensemble)
         self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
         self._cache_size = cache_frames
         self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0}
@@ -138,10 +178,16 @@ class Engine:
                 self._cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
                 return self._cache[key]
-            t = self._to_tensor(img).to(self.device, self.dtype, non_blocking=True)
+            t = self._to_tensor(img)
+            self.check_memory(*t.shape[-2:])
+            t = t.to(self.device, self.dtype, non_blocking=True)
             t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
             with torch.inference_mode():
-                feat = self.net.encode_frame(t)
+                if self.fast is not None:
+                    t = t.contiguous(memory_format=torch.channels_last)
+                    feat = self.fast.encode_frame(t)
+                else:
+                    feat = self.net.encode_frame(t)
             p = Prepared(t, feat)
             self.stats["frames_prepared"] += 1
             if key is not None:
@@ -149,6 +195,18 @@ class Engine:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
             return p
+
+    def check_memory(self, h: int, w: int) -> None:
+        """Refuse a frame size whose estimated working set exceeds the memory available (instead of an OOM kill)."""
+        hp, wp = self.padded_size(h, w)
+        need = hp * wp * BYTES_PER_PIXEL[self.scale]  # measured with the default ensemble (the larger case)
+        avail = available_memory(self.device)
+        if avail is not None and need > avail:
+            smaller = [s for s in SCALES if s < self.scale]
+            hint = f"use scale={smaller[-1]}, " if smaller else ""
+            raise MemoryError(f"a {w}x{h} frame at scale={self.scale} needs about {need / 2**30:.1f} GiB of "
+                              f"{self.device.type} memory, {avail / 2**30:.1f} GiB is available; {hint}a smaller "
+                              "frame, or raise $VSRIFE_MEMORY_LIMIT_MB")
 
     def clear_cache(self) -> None:
         with self.lock:
@@ -164,6 +222,9 @@ class Engine:
 
     def _run(self, p0: Tensor, p1: Tensor, t: float | Tensor, f0: Tensor | None, f1: Tensor | None) -> Tensor:
         self.stats["model_calls"] += 1
+        if self.fast is not None:
+            tt = t if torch.is_tensor(t) else torch.tensor([float(t)], device=self.device, dtype=self.dtype)
+            return self.fast(p0, p1, tt, f0, f1, scale=self.scale, ensemble=self.ensemble)
         out = self.net(p0, p1, t, scale=self.scale, ensemble=self.ensemble, f0=f0, f1=f1)
         return out.image
 
@@ -220,13 +281,20 @@ class Engine:
                     n = len(ts)
                     a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)
                     tt = torch.tensor(ts, device=self.device, dtype=self.dtype)
-                    out = self._run(a, b, tt, p0.feat, p1.feat)
+                    if self.fast is not None and n > 1:
+                        # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
+                        # (counted as one model call: the pair's timesteps are still handled together)
+                        self.stats["model_calls"] += 1
+                        out = torch.cat([self.fast(p0.img, p1.img, tt[k:k + 1], p0.feat, p1.feat, scale=self.scale,
+                                                   ensemble=self.ensemble) for k in range(n)])
+                    else:
+                        out = self._run(a, b, tt, p0.feat, p1.feat)
                 else:
                     q = [self.quantize_timestep(t) for t in ts]
                     got = self._bisect(p0.img, p1.img, sorted({x for x in q if 0 < x < 1}), BISECT_DEPTH)
                     frames = [got.get(x, p0.img if x <= 0 else p1.img) for x in q]
                     out = torch.cat(frames, 0)
-            return out[:, :, :h, :w].float().cpu()
+            return out[:, :, :h, :w].float().cpu().contiguous()
 
 
 def interpolate(img0: Tensor | np.ndarray, img1: Tensor | np.ndarray, timestep: float | Sequence[float] | Tensor = 0.5,

@@ -132,7 +132,7 @@ def test_timestep_free_models_bisect(all_models: list[str]) -> None:
 def test_bad_arguments_are_named(all_models: list[str]) -> None:
     with pytest.raises(ValueError, match="scale must be one of"):
         Engine("4.25", scale=3)
-    with pytest.raises(ValueError, match="ensemble=True is not supported by model 3.1"):
+    with pytest.raises(ValueError, match=r"ensemble=True is not supported by model 3\.1"):
         Engine("3.1", ensemble=True)
     with pytest.raises(ValueError, match="model 'x' is unknown"):
         Engine("x")

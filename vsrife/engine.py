@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -171,17 +172,45 @@ class Engine:
             return F.pad(t, (0, wp - w, 0, hp - h))
         return F.pad(t, (0, wp - w, 0, hp - h), mode=mode)
 
-    def prepare(self, img: Tensor | np.ndarray, key: Hashable | None = None) -> Prepared:
-        """Move one RGB frame to the device, pad it and run the per-frame encoder (cached by key)."""
+    def _from_planes(self, planes: Sequence[np.ndarray]) -> Tensor:
+        """Copy 1 (gray) or 3 plane views straight into the padded device tensor: the only copy of the frame."""
+        h, w = planes[0].shape
+        self.check_memory(h, w)
+        hp, wp = self.padded_size(h, w)
+        fmt = torch.channels_last if self.fast is not None else torch.contiguous_format
+        t = torch.empty((1, 3, hp, wp), device=self.device, dtype=self.dtype, memory_format=fmt)
+        with warnings.catch_warnings():  # read-only frame memory: torch only reads it here
+            warnings.simplefilter("ignore", UserWarning)
+            for c in range(3):
+                t[0, c, :h, :w].copy_(torch.from_numpy(planes[c if len(planes) == 3 else 0]), non_blocking=True)
+        inner = t[:, :, :h, :w]
+        torch.nan_to_num_(inner.clamp_(0, 1), nan=0.0)
+        if (hp, wp) != (h, w):
+            if self.pad_mode == "replicate":
+                t[:, :, :h, w:] = t[:, :, :h, w - 1:w]
+                t[:, :, h:, :] = t[:, :, h - 1:h, :]
+            else:
+                t = self._pad(inner.clone()).contiguous(memory_format=fmt)
+        return t
+
+    def prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray], key: Hashable | None = None) -> Prepared:
+        """Move one RGB frame to the device, pad it and run the per-frame encoder (cached by key).
+
+        ``img`` is a [3,H,W]/[1,3,H,W] tensor or array, or a list of 1 or 3 [H,W] planes (views of
+        VapourSynth frame memory), which are copied once, directly into the padded device tensor.
+        """
         with self.lock:
             if key is not None and key in self._cache:
                 self._cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
                 return self._cache[key]
-            t = self._to_tensor(img)
-            self.check_memory(*t.shape[-2:])
-            t = t.to(self.device, self.dtype, non_blocking=True)
-            t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
+            if isinstance(img, (list, tuple)):
+                t = self._from_planes(img)
+            else:
+                t = self._to_tensor(img)
+                self.check_memory(*t.shape[-2:])
+                t = t.to(self.device, self.dtype, non_blocking=True)
+                t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
             with torch.inference_mode():
                 if self.fast is not None:
                     t = t.contiguous(memory_format=torch.channels_last)
@@ -250,8 +279,12 @@ class Engine:
         img1: Tensor | np.ndarray | Prepared,
         timesteps: float | Sequence[float] | Tensor,
         size: tuple[int, int] | None = None,
+        to_cpu: bool = True,
     ) -> Tensor:
         """Frames between ``img0`` and ``img1`` (RGB in [0,1]) at each timestep, [T,3,H,W] fp32 CPU.
+
+        ``to_cpu=False`` returns the cropped result where the model left it (device, dtype) so that the
+        caller can copy it once into its destination.
 
         ``timesteps`` is a float, a sequence of floats in (0, 1), or a per-pixel map [H,W].
         """
@@ -294,7 +327,8 @@ class Engine:
                     got = self._bisect(p0.img, p1.img, sorted({x for x in q if 0 < x < 1}), BISECT_DEPTH)
                     frames = [got.get(x, p0.img if x <= 0 else p1.img) for x in q]
                     out = torch.cat(frames, 0)
-            return out[:, :, :h, :w].float().cpu().contiguous()
+            out = out[:, :, :h, :w]
+            return out.float().cpu().contiguous() if to_cpu else out
 
 
 def interpolate(img0: Tensor | np.ndarray, img1: Tensor | np.ndarray, timestep: float | Sequence[float] | Tensor = 0.5,

@@ -11,6 +11,7 @@ time behind the engine's lock.
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -157,7 +158,7 @@ class _Interpolator:
         self.engine, self.mapping, self.gray, self.uid = engine, mapping, gray, uid
         self.multi = multi  # batch all timesteps of a pair when the pattern is regular
         self.lock = threading.Lock()
-        self.results: OrderedDict[tuple[int, Fraction], np.ndarray] = OrderedDict()
+        self.results: OrderedDict[tuple[int, Fraction], torch.Tensor] = OrderedDict()
 
     def _timesteps(self, n: int, i: int) -> list[tuple[int, Fraction]]:
         if not self.multi or self.multi <= 2:
@@ -171,28 +172,28 @@ class _Interpolator:
         with self.lock:
             hit = self.results.pop(key, None)
             if hit is None:
-                a, b = formats.frame_to_array(f[0]), formats.frame_to_array(f[1])
-                if self.gray:
-                    a, b = np.repeat(a, 3, 0), np.repeat(b, 3, 0)
-                h, w = a.shape[-2:]
+                planes = [[np.asarray(fr[p]) for p in range(fr.format.num_planes)] for fr in f[:2]]
+                h, w = planes[0][0].shape
                 eng = self.engine
                 with eng.lock:
-                    pa = eng.prepare(torch.from_numpy(a), key=(self.uid, i))
-                    pb = eng.prepare(torch.from_numpy(b), key=(self.uid, j))
+                    pa = eng.prepare(planes[0], key=(self.uid, i))  # views of frame memory, copied once
+                    pb = eng.prepare(planes[1], key=(self.uid, j))
                     todo = self._timesteps(n, i)
                     ts = [float(x) for _, x in todo]
-                    out = eng.interpolate(pa, pb, ts, size=(h, w)).numpy()
+                    out = eng.interpolate(pa, pb, ts, size=(h, w), to_cpu=False)
                 for (_k, tk), img in zip(todo, out, strict=True):
                     self.results[(i, tk)] = img
                 while len(self.results) > 4 * max(self.multi or 2, 2):
                     self.results.popitem(last=False)
                 hit = self.results.pop(key)
         fout = f[0].copy()
-        if self.gray:
-            np.asarray(fout[0])[...] = hit.mean(0)
-        else:
-            for p in range(3):
-                np.asarray(fout[p])[...] = hit[p]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if self.gray:  # the result goes straight from the device into the frame's memory
+                torch.from_numpy(np.asarray(fout[0])).copy_(hit.mean(0))
+            else:
+                for p in range(3):
+                    torch.from_numpy(np.asarray(fout[p])).copy_(hit[p])
         return fout
 
 

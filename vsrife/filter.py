@@ -151,6 +151,29 @@ def remap(clip: vs.VideoNode, length: int, index: Callable[[int], int]) -> vs.Vi
     return base.std.FrameEval(lambda n: clip[index(n)], clip_src=[clip])
 
 
+MAX_STATIC_CYCLE = 240
+
+
+def pair_clips(clip: vs.VideoNode, mapping: Mapping) -> tuple[vs.VideoNode, vs.VideoNode]:
+    """Clips whose frame n is source frame i and i + 1 (clamped) of output frame n.
+
+    For constant rates with a short cycle (factor p/q, p <= 240) this is a static graph of
+    ``SelectEvery`` + ``Interleave`` (no Python per frame, no nodes created while rendering);
+    otherwise frames are picked by ``remap``.  Where t = 0 the second clip shows i + 1 instead of
+    i; the filter never uses it there.
+    """
+    n_out = mapping.num_out
+    if type(mapping) is CFRMapping:
+        p, q = mapping.factor.numerator, mapping.factor.denominator
+        if p <= MAX_STATIC_CYCLE and clip.num_frames >= q:
+            nxt = clip[1:] + clip[-1]
+            pick = lambda c: vs.core.std.Interleave(  # noqa: E731
+                [c if q == 1 else c.std.SelectEvery(cycle=q, offsets=[k * q // p]) for k in range(p)])[:n_out]
+            return pick(clip), pick(nxt)
+    return (remap(clip, n_out, lambda n: mapping.pair(n)[0]),
+            remap(clip, n_out, lambda n: mapping.pair(n)[1]))
+
+
 class _Interpolator:
     """Runs the engine for one filter instance; caches batched results per source pair."""
 
@@ -320,15 +343,12 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
     """The output graph; ``sc_clip`` is the clip whose content decides scene cuts (the colour clip for alpha)."""
     n_out = mapping.num_out
     last = mapping.num_src - 1
-    idx_a = lambda n: mapping.pair(n)[0]  # noqa: E731
-    idx_b = lambda n: mapping.pair(n)[1]  # noqa: E731
     fps = mapping.fps
     out_kw = {"fpsnum": fps.numerator, "fpsden": fps.denominator} if fps > 0 else {"fpsnum": 0, "fpsden": 1}
-    src_a = remap(clip, n_out, idx_a)
-    src_b = remap(clip, n_out, idx_b)
+    src_a, src_b = pair_clips(clip, mapping)
 
     rgb = formats.to_model(clip, cs)
-    rgb_a, rgb_b = remap(rgb, n_out, idx_a), remap(rgb, n_out, idx_b)
+    rgb_a, rgb_b = pair_clips(rgb, mapping)
     gray = cs.family == vs.GRAY
     work = _Interpolator(engine, mapping, multi, gray, next(_UID))
     global last_instance
@@ -353,8 +373,8 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
         return base.std.FrameEval(choose, clip_src=[out_src, out_interp])
 
     small = formats.scene_luma(clip if sc_clip is None else sc_clip)
-    small_b = remap(small, n_out, idx_b)
-    stats_a = remap(small, n_out, idx_a).std.PlaneStats(small_b, prop="RifeSC")
+    small_a, small_b = pair_clips(small, mapping)
+    stats_a = small_a.std.PlaneStats(small_b, prop="RifeSC")
     next_a = small_b
 
     def choose_sc(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:

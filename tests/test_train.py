@@ -1,0 +1,277 @@
+"""Privileged-distillation training on real weights and real footage (tiny crops)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+from helpers import clip_from_arrays, read_video
+from helpers import psnr as np_psnr
+
+import vsrife
+from vsrife.cli import main as cli_main
+from vsrife.loading import detect_arch, load_file
+from vsrife.train import (
+    SMALL,
+    Batch,
+    TeacherOutput,
+    TrainConfig,
+    Trainer,
+    compute_losses,
+    distill_loss,
+    export_student,
+    folder_source,
+    init_net,
+    laplacian_loss,
+    make_batch,
+    psnr,
+    split,
+    teacher_forward,
+    video_source,
+)
+from vsrife.train.data import read_video as bs_read_video
+
+core = vs.core
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Training steps on tiny crops are fastest single-threaded (and the test machine is shared)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def bbb(footage: Path) -> np.ndarray:
+    """Big Buck Bunny frames 40..49 at 384x216 (uint8 [N,H,W,3]); frames 40-49 hold a moving bunny."""
+    raw = read_video(footage / "bigbuckbunny.mp4", 1280, 720, 10, start=40)
+    t = torch.from_numpy(raw.copy()).permute(0, 3, 1, 2).float()
+    small = torch.nn.functional.interpolate(t, size=(216, 384), mode="area")
+    return small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255
+
+
+@pytest.fixture(scope="module")
+def triplets(bbb: np.ndarray) -> Batch:
+    """Two real triplets, 384x192 (a multiple of 64 for 4.25)."""
+    f = bbb[:, 12:204]
+    return Batch(_t(f[[0, 4]]), _t(f[[2, 6]]), _t(f[[1, 5]]), torch.full((2,), 0.5))
+
+
+@pytest.fixture(scope="module")
+def net425() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return init_net("4.25", teacher=True)[0]
+
+
+def test_pretrained_teacher_beats_student(net425, triplets: Batch) -> None:
+    """With the channel order in TEACHER_ORDERS the real 4.25 teacher (which sees gt) wins clearly."""
+    b = triplets
+    with torch.no_grad():
+        out = net425(b.img0, b.img1, b.t)
+        tea = teacher_forward(net425, b.img0, b.img1, b.gt, out, b.t)
+    assert psnr(tea.merged, b.gt) > psnr(out.image, b.gt) + 2.0
+
+
+def test_loss_terms_as_specified(net425, triplets: Batch) -> None:
+    b = triplets
+    with torch.no_grad():
+        out = net425(b.img0, b.img1, b.t)
+        tea = teacher_forward(net425, b.img0, b.img1, b.gt, out, b.t)
+        loss = compute_losses(out, tea, b.gt, distill_weight=0.01)
+        per_block = [laplacian_loss(m, b.gt) for m in out.merged]
+        assert torch.allclose(loss.rec, per_block[-1] + 0.1 * sum(per_block[:-1]))
+        mean = compute_losses(out, tea, b.gt, aux_weight=None)
+        assert torch.allclose(mean.rec, sum(per_block) / len(per_block))
+        assert torch.allclose(loss.rec_teacher, laplacian_loss(tea.merged, b.gt))
+        assert torch.allclose(loss.total, loss.rec + loss.rec_teacher + 0.01 * loss.dis)
+        assert loss.dis > 0
+        # Laplacian pyramid: identical images cost 0, a constant offset appears only in the low-pass band
+        assert float(laplacian_loss(b.gt, b.gt)) == 0.0
+        assert float(laplacian_loss(b.gt * 0 + 0.25, b.gt * 0 + 0.5)) == pytest.approx(0.25, abs=1e-6)
+        # L_dis counts only pixels where the teacher is better (by > 0.01): a perfect teacher whose flow is off
+        # by 1 px in every component gives an endpoint term of exactly 1 on the pixels the student gets wrong
+        flow, img = out.flows[-1], out.merged[-1]
+        perfect = TeacherOutput(flow + 1, out.mask_logit, b.gt.clone())
+        wrong = ((img - b.gt).abs().mean(1, keepdim=True) > 0.01).float().mean()
+        assert float(distill_loss([flow], [img], perfect, b.gt)) == pytest.approx(float(wrong), rel=1e-4)
+        useless = TeacherOutput(flow + 1, out.mask_logit, (b.gt + 0.5).clamp(0, 1) * 0 + 2)
+        assert float(distill_loss([flow], [img], useless, b.gt)) == 0.0
+        # no distillation: the teacher terms are zero
+        off = compute_losses(out, None, b.gt)
+        assert float(off.rec_teacher) == 0.0 and float(off.dis) == 0.0 and torch.allclose(off.total, off.rec)
+
+
+def test_distill_gives_no_gradient_to_teacher(net425, triplets: Batch) -> None:
+    b = triplets
+    out = net425(b.img0, b.img1, b.t)
+    tea = teacher_forward(net425, b.img0, b.img1, b.gt, out, b.t)
+    loss = compute_losses(out, tea, b.gt)
+    t_params = list(net425.teacher_block.parameters())
+    s_params = list(net425.block4.parameters())
+    g_dis = torch.autograd.grad(0.01 * loss.dis, t_params + s_params, allow_unused=True, retain_graph=True)
+    assert all(g is None or not g.abs().any() for g in g_dis[:len(t_params)])
+    assert any(g is not None and g.abs().sum() > 0 for g in g_dis[len(t_params):])  # it does train the student
+    g_tea = torch.autograd.grad(loss.rec_teacher, t_params, allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in g_tea)  # the teacher learns from its own L_rec
+
+
+def test_one_step_updates_student_and_teacher(triplets: Batch) -> None:
+    torch.manual_seed(0)
+    net, caltime = init_net("4.25", teacher=True)
+    assert caltime is not None and caltime[0].weight.shape == (32, 17, 3, 3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    tr = Trainer(net, TrainConfig(steps=10, warmup=1, batch=2, crop=64), caltime)
+    b = triplets
+    crop = Batch(b.img0[..., :64, 96:160], b.img1[..., :64, 96:160], b.gt[..., :64, 96:160], b.t)
+    loss = tr.train_step(crop)
+    assert tr.step == 1 and torch.isfinite(loss.total)
+    after = net.state_dict()
+    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert {"block0", "block4", "encode", "teacher"} <= changed
+
+
+def _bbb_source(bbb: np.ndarray):
+    return video_source(list(bbb[:, :, :256]), span=3)
+
+
+def test_video_windows_skip_cuts_and_static(footage: Path) -> None:
+    frames = bs_read_video(footage / "bikes.mp4", max_frames=80, width=160)
+    assert frames[0].shape == (68, 160, 3)
+    src = video_source(frames, span=3)
+    cuts = (30, 76)
+    for w in src.windows:
+        assert not any(w.i0 < c <= w.i1 for c in cuts), w
+    assert {w.t for w in src.windows} == {0.5, 1 / 3, 2 / 3}
+    still = [frames[0]] * 6
+    assert len(video_source(still)) == 0
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_validation_split_shares_no_frames(footage: Path, interleave: bool) -> None:
+    frames = bs_read_video(footage / "bikes.mp4", max_frames=60, width=96)
+    train, val = split(video_source(frames, span=3), 0.1, gap=0 if interleave else 2, interleave=interleave)
+    held = {f for w in val.windows for f in range(w.i0, w.i1 + 1)}
+    used = {f for w in train.windows for f in range(w.i0, w.i1 + 1)}
+    assert len(val) >= 3 and len(train) >= 3 and not held & used
+    assert (min(held) < max(used)) == interleave  # interleaved: held-out windows lie between training ones
+
+
+def test_augmentation_keeps_triplets_consistent(bbb: np.ndarray) -> None:
+    src = _bbb_source(bbb)
+    rng = random.Random(5)
+    b = make_batch(src, list(range(len(src))), 64, rng, augment=True)
+    assert b.img0.shape == (len(src), 3, 64, 64)
+    ts = sorted({round(float(t), 4) for t in b.t})
+    assert {0.3333, 0.5, 0.6667} <= set(ts)
+    # each augmented ground truth is still closer to its own pair's blend than a mismatched pair's
+    blend = (b.img0 + b.img1) / 2
+    own = (blend - b.gt).abs().flatten(1).mean(1)
+    other = (blend.roll(1, 0) - b.gt).abs().flatten(1).mean(1)
+    assert (own < other).float().mean() > 0.8
+
+
+def test_septuplet_and_triplet_folders(tmp_path: Path, bbb: np.ndarray) -> None:
+    from PIL import Image
+
+    for k in range(7):
+        (tmp_path / "s/0001").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(bbb[k]).save(tmp_path / f"s/0001/im{k + 1}.png")
+    for k in range(3):
+        (tmp_path / "t/0002").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(bbb[k + 7]).save(tmp_path / f"t/0002/im{k + 1}.png")
+    src = folder_source(tmp_path)
+    assert len(src.seqs) == 2 and len(src) == 35 + 1  # all (i0 < k < i1) windows of a septuplet, one triplet
+    assert {w.t for w in src.windows} >= {1 / 6, 0.5, 5 / 6}
+    f0, _f1, g = src.frames(src.windows[-1])
+    assert f0.shape == (216, 384, 3) and np.array_equal(g, bbb[8])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no triplet folders"):
+        folder_source(tmp_path / "empty")
+
+
+def test_resume_continues_from_same_step(tmp_path: Path, bbb: np.ndarray) -> None:
+    src = _bbb_source(bbb)
+    cfg = TrainConfig(steps=4, warmup=2, batch=2, crop=64, lr=1e-3)
+
+    def sample(rng: random.Random) -> Batch:
+        return make_batch(src, [rng.randrange(len(src)) for _ in range(cfg.batch)], cfg.crop, rng)
+
+    torch.manual_seed(1)
+    straight = Trainer(IFNetSmall(), cfg)
+    straight.fit(sample, None, log=None)
+    torch.manual_seed(1)
+    first = Trainer(IFNetSmall(), TrainConfig(**{**cfg.__dict__, "steps": 2}))
+    first.fit(sample, None, checkpoint=tmp_path / "c.safetensors", log=None)
+    resumed = Trainer.resume(tmp_path / "c.safetensors", steps=4)
+    assert resumed.step == 2 and resumed.config.lr == cfg.lr
+    resumed.fit(sample, None, log=None)
+    assert resumed.step == 4
+    a, r = straight.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.allclose(a[k], r[k], atol=1e-6) for k in a)
+
+
+def IFNetSmall():  # noqa: N802
+    return init_net(None, "small", teacher=True)[0]
+
+
+def test_export_round_trips_through_filter(tmp_path: Path, bbb: np.ndarray) -> None:
+    torch.manual_seed(2)
+    net = IFNetSmall().eval()
+    control = IFNetSmall().eval()
+    control.load_state_dict(net.state_dict())
+    with torch.no_grad():  # a distinctive net: the last block adds ±6 px of horizontal flow (PixelShuffle groups of 4)
+        net.block3.lastconv[0].bias[0:4] += 6.0
+        net.block3.lastconv[0].bias[8:12] -= 6.0
+    path = export_student(net, tmp_path / "small.safetensors")
+    sd, meta = load_file(path)
+    assert not any(k.startswith("teacher.") for k in sd)
+    arch = detect_arch(sd, meta)
+    assert arch.channels == SMALL.channels and arch.name == SMALL.name
+    frames = [np.ascontiguousarray(bbb[k, :192, :256].transpose(2, 0, 1)) for k in (0, 2)]
+    clip = clip_from_arrays([f.astype(np.float32) / 255 for f in frames], vs.RGBS)
+    x0, x1 = (torch.from_numpy(f[None] / 255).float() for f in frames)
+
+    def middle(node: vs.VideoNode) -> np.ndarray:
+        f = node.get_frame(1)
+        return np.stack([np.asarray(f[p]) for p in range(3)])
+
+    with torch.no_grad():
+        ref = net(x0, x1, 0.5).image[0].numpy()
+        ref_ens = net(x0, x1, 0.5, ensemble=True).image[0].numpy()
+        plain = control(x0, x1, 0.5).image[0].numpy()
+    got = middle(vsrife.RIFE(clip, model_path=str(path), ensemble=False))
+    # the filter's CPU path differs by float noise only; the net without the exported change is far off
+    assert np_psnr(got, ref, 1.0) > 40 and np_psnr(plain, ref, 1.0) < np_psnr(got, ref, 1.0) - 15
+    assert np_psnr(middle(vsrife.RIFE(clip, model_path=str(path))), ref_ens, 1.0) > 40  # default: ensemble
+    if hasattr(core, "rife"):
+        assert np_psnr(middle(core.rife.RIFE(clip, model_path=str(path), ensemble=False)), ref, 1.0) > 40
+
+
+def test_cli_trains_resumes_and_exports(tmp_path: Path, footage: Path, capsys) -> None:
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--video", str(footage / "bikes.mp4"), "--video-width", "160", "--max-frames", "24",
+            "--arch", "small", "--steps", "2", "--batch", "1", "--crop", "32", "--val-every", "2", "--val-crop", "32",
+            "--out", str(out)]
+    assert cli_main(args) == 0
+    assert out.is_file() and (tmp_path / "m.safetensors.ckpt").is_file()
+    assert "validation PSNR" in capsys.readouterr().out
+    assert cli_main([*args[:-2], "--steps", "3", "--resume", str(tmp_path / "m.safetensors.ckpt"),
+                     "--out", str(out)]) == 0
+    assert "steps 2->3" in capsys.readouterr().out
+    assert detect_arch(*load_file(out)).name == "4.25-small"
+    assert cli_main(["train", "--steps", "1", "--out", str(out)]) == 2
+    assert "exactly one of --data DIR or --video FILE" in capsys.readouterr().err
+    assert cli_main([*args[:-2], "--out", str(tmp_path / "m.pt")]) == 2
+    assert "--out must end in .safetensors" in capsys.readouterr().err
+    assert cli_main([*args[:args.index("--crop")], "--crop", "20", "--out", str(out)]) == 2
+    assert "--crop must be a multiple of 32 for 4.25-small" in capsys.readouterr().err

@@ -159,17 +159,23 @@ def pair_clips(clip: vs.VideoNode, mapping: Mapping) -> tuple[vs.VideoNode, vs.V
 
     For constant rates with a short cycle (factor p/q, p <= 240) this is a static graph of
     ``SelectEvery`` + ``Interleave`` (no Python per frame, no nodes created while rendering);
-    otherwise frames are picked by ``remap``.  Where t = 0 the second clip shows i + 1 instead of
-    i; the filter never uses it there.
+    otherwise frames are picked by ``remap``.  Where t = 0 both clips show frame i, so a source
+    frame passed through never depends on its successor.
     """
     n_out = mapping.num_out
     if type(mapping) is CFRMapping:
         p, q = mapping.factor.numerator, mapping.factor.denominator
         if p <= MAX_STATIC_CYCLE and clip.num_frames >= q:
             nxt = clip[1:] + clip[-1]
-            pick = lambda c: vs.core.std.Interleave(  # noqa: E731
-                [c if q == 1 else c.std.SelectEvery(cycle=q, offsets=[k * q // p]) for k in range(p)])[:n_out]
-            return pick(clip), pick(nxt)
+
+            def pick(second: bool) -> vs.VideoNode:
+                phases = []
+                for k in range(p):  # output frame m*p + k shows source m*q + k*q//p at t = (k*q % p) / p
+                    c = nxt if second and (k * q) % p else clip
+                    phases.append(c if q == 1 else c.std.SelectEvery(cycle=q, offsets=[k * q // p]))
+                return vs.core.std.Interleave(phases)[:n_out]
+
+            return pick(False), pick(True)
     return (remap(clip, n_out, lambda n: mapping.pair(n)[0]),
             remap(clip, n_out, lambda n: mapping.pair(n)[1]))
 

@@ -273,3 +273,30 @@ def test_missing_model_error_names_the_command(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "RIFE: model 'hd' is not in the cache" in res.stdout
     assert "run: python -m vsrife models fetch hd" in res.stdout
+
+
+def vspipe_frames(vpy: Path, index: int, frame_bytes: int, *args: str) -> list[bytes]:
+    raw = subprocess.run([VSPIPE, "-o", str(index), *args, str(vpy), "-"], capture_output=True, check=True).stdout
+    assert len(raw) % frame_bytes == 0
+    return [raw[k:k + frame_bytes] for k in range(0, len(raw), frame_bytes)]
+
+
+def test_vspipe_scene_cuts_on_bikes(all_models: list[str], footage: Path, tmp_path: Path) -> None:
+    """Under vspipe: at each cut of bikes.mp4 the in-between frame is a source frame, elsewhere it is new."""
+    vpy = write_vpy(tmp_path / "bikes.vpy", (
+        f"src = core.bs.VideoSource({str(footage / 'bikes.mp4')!r}).resize.Bicubic(160, 68)[20:80]\n"
+        "src.set_output(1)\n"
+        "core.rife.RIFE(src, multi=2).set_output(0)\n"))
+    size = 160 * 68 * 3 // 2
+    out = vspipe_frames(vpy, 0, size)
+    src = vspipe_frames(vpy, 1, size)
+    assert len(out) == 120 and out[::2] == src
+    repeats = [k + 20 + 1 for k in range(59) if out[2 * k + 1] in (src[k], src[k + 1])]
+    assert repeats == [30, 76]  # the cuts at frames 30 and 76 (clip starts at 20)
+
+
+def test_vspipe_concurrent_requests_match_sequential(all_models: list[str], tmp_path: Path) -> None:
+    vpy = write_vpy(tmp_path / "t.vpy", SYNTH.format(fmt="vs.YUV420P8") + (
+        "core.num_threads = 2\ncore.rife.RIFE(src, multi=3).set_output()\n"))
+    size = 128 * 96 * 3 // 2
+    assert vspipe_frames(vpy, 0, size, "-r", "1") == vspipe_frames(vpy, 0, size, "-r", "4")

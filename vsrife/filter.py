@@ -173,11 +173,22 @@ def pair_clips(clip: vs.VideoNode, mapping: Mapping) -> tuple[vs.VideoNode, vs.V
                 for k in range(p):  # output frame m*p + k shows source m*q + k*q//p at t = (k*q % p) / p
                     c = nxt if second and (k * q) % p else clip
                     phases.append(c if q == 1 else c.std.SelectEvery(cycle=q, offsets=[k * q // p]))
-                return vs.core.std.Interleave(phases)[:n_out]
+                return vs.core.std.Interleave(uncached(*phases))[:n_out]
 
-            return pick(False), pick(True)
-    return (remap(clip, n_out, lambda n: mapping.pair(n)[0]),
-            remap(clip, n_out, lambda n: mapping.pair(n)[1]))
+            return uncached(pick(False), pick(True))
+    return uncached(remap(clip, n_out, lambda n: mapping.pair(n)[0]),
+                    remap(clip, n_out, lambda n: mapping.pair(n)[1]))
+
+
+def uncached(*nodes: vs.VideoNode) -> tuple[vs.VideoNode, ...]:
+    """Turn VapourSynth's frame cache off for output-rate nodes: each of their frames is used once.
+
+    With the default cache policy these caches otherwise keep growing towards ``core.max_cache_size``
+    over a long run (measured in docs/reliability.md); the source-rate nodes keep their caches.
+    """
+    for node in nodes:
+        node.std.SetVideoCache(mode=0)
+    return nodes
 
 
 class _Interpolator:
@@ -361,11 +372,12 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
     last_instance = weakref.ref(work)
     interp_rgb = rgb_a.std.ModifyFrame(clips=[rgb_a, rgb_b], selector=work)
     interp = formats.from_model(interp_rgb, clip, cs)
+    uncached(interp_rgb, interp)
 
     def wrap(node: vs.VideoNode, kind: str, cut: bool) -> vs.VideoNode:
         setter = _set_props(mapping, kind, cut)
         clips = [node, src_a] if kind == "interp" else [node]
-        return node.std.ModifyFrame(clips=clips, selector=setter)
+        return uncached(node.std.ModifyFrame(clips=clips, selector=setter))[0]
 
     out_src = wrap(src_a, "source", False)
     out_interp = wrap(interp, "interp", False)
@@ -376,11 +388,11 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
             i, t = mapping.position(n)
             return out_src if t == 0 or i >= last else out_interp
 
-        return base.std.FrameEval(choose, clip_src=[out_src, out_interp])
+        return uncached(base.std.FrameEval(choose, clip_src=[out_src, out_interp]))[0]
 
     small = formats.scene_luma(clip if sc_clip is None else sc_clip)
     small_a, small_b = pair_clips(small, mapping)
-    stats_a = small_a.std.PlaneStats(small_b, prop="RifeSC")
+    stats_a = uncached(small_a.std.PlaneStats(small_b, prop="RifeSC"))[0]
     next_a = small_b
 
     def choose_sc(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
@@ -394,5 +406,5 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
             return out_cut_a if t <= Fraction(1, 2) else out_cut_b  # nearest; a tie keeps the earlier frame
         return out_interp
 
-    return base.std.FrameEval(choose_sc, prop_src=[stats_a, next_a],
-                              clip_src=[out_src, out_interp, out_cut_a, out_cut_b])
+    return uncached(base.std.FrameEval(choose_sc, prop_src=[stats_a, next_a],
+                                       clip_src=[out_src, out_interp, out_cut_a, out_cut_b]))[0]

@@ -50,3 +50,18 @@ def read_video(path: Path, width: int, height: int, count: int, start: int = 0) 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
+
+
+# Script prefix: a core without autoloaded plugins, so a test can choose which plugins load and in what order.
+POLICY = """
+import vapoursynth as vs
+class NoAutoload(vs.EnvironmentPolicy):  # a core without autoloaded plugins, to choose the load order
+    def on_policy_registered(self, api):
+        self.env = api.create_environment(vs.DISABLE_AUTO_LOADING)
+    def get_current_environment(self):
+        return self.env
+    def set_environment(self, env):
+        old, self.env = self.env, env
+        return old
+vs.register_policy(NoAutoload())
+"""

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import vapoursynth as vs
+from helpers import POLICY
 
 import vsrife
 from vsrife import _signature
@@ -70,18 +71,7 @@ def test_wheel_from_source_tree(tmp_path: Path) -> None:
                 "vsrife/_signature.py", "vsrife/_bind.py", "vsrife/cli/__init__.py"} <= names
         z.extract(so_member, tmp_path)
     # the wheel's library loads into a core of its own and declares the current signature
-    script = f"""
-import vapoursynth as vs
-class NoAutoload(vs.EnvironmentPolicy):
-    def on_policy_registered(self, api):
-        self.env = api.create_environment(vs.DISABLE_AUTO_LOADING)
-    def get_current_environment(self):
-        return self.env
-    def set_environment(self, env):
-        old, self.env = self.env, env
-        return old
-vs.register_policy(NoAutoload())
-core = vs.core
+    script = POLICY + f"""core = vs.core
 core.std.LoadPlugin({str(tmp_path / so_member)!r})
 p = next(p for p in core.plugins() if p.namespace == "rife")
 print(__import__("json").dumps([p.identifier, p.name, core.rife.RIFE.signature, core.rife.Bind.signature]))

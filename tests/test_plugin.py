@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import vapoursynth as vs
+from helpers import POLICY
 
 import vsrife
 from vsrife import _bind, _signature
@@ -172,20 +173,6 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     vspapi->registerFunction("RIFE", "clip:vnode;", "clip:vnode;", create, 0, plugin);
 }
 """
-
-POLICY = """
-import vapoursynth as vs
-class NoAutoload(vs.EnvironmentPolicy):  # a core without autoloaded plugins, to choose the load order
-    def on_policy_registered(self, api):
-        self.env = api.create_environment(vs.DISABLE_AUTO_LOADING)
-    def get_current_environment(self):
-        return self.env
-    def set_environment(self, env):
-        old, self.env = self.env, env
-        return old
-vs.register_policy(NoAutoload())
-"""
-
 
 def test_foreign_rife_namespace(tmp_path: Path) -> None:
     """Another plugin owns namespace rife: ours cannot load, vsrife.RIFE still works, the status explains."""

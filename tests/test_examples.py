@@ -31,7 +31,7 @@ def clips(footage: Path, tmp_path_factory) -> dict[str, Path]:
     return {"small": small, "anime": anime}
 
 
-SOURCES = {"smooth_x264.vpy": "small", "slowmo_x8.vpy": "small", "fps_5994.vpy": "small",
+SOURCES = {"smooth_x264.vpy": "small", "slowmo_x8.vpy": "small", "slowmo_x4.vpy": "small", "fps_5994.vpy": "small",
            "4k_half_scale.vpy": "small", "depth_gray.vpy": "small", "anime_dedup.vpy": "anime"}
 
 
@@ -109,6 +109,16 @@ def test_slowmo_x8(clips, runs):
     steps = [float(np.abs(frames[n + 1].astype(int) - frames[n]).mean()) for n in range(32)]
     jump = float(np.abs(src[1].astype(int) - src[0]).mean())
     assert max(steps) < jump  # the motion is spread over the 8 steps instead of one jump
+
+
+def test_slowmo_x4(clips, runs):
+    f, frames = vspipe(runs, "slowmo_x4.vpy")
+    src = luma(clips["small"])
+    assert f["F"] == "25:1" and len(frames) == 20  # 4x the frames at the source rate: 4x slower
+    for k in range(5):
+        assert np.array_equal(frames[4 * k], src[k])
+    steps = [float(np.abs(frames[n + 1].astype(int) - frames[n]).mean()) for n in range(16)]
+    assert max(steps) < float(np.abs(src[1].astype(int) - src[0]).mean())
 
 
 def test_fps_5994(clips, runs):

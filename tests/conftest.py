@@ -22,8 +22,9 @@ def _model(name: str) -> Path:
     return registry.fetch(name, log=lambda s: None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def all_models() -> list[str]:
+    """Every model fetched (once, sha256-checked) before any test runs: tests may assume the cache is full."""
     for name in registry.MODELS:
         _model(name)
     return list(registry.MODELS)

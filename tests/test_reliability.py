@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import vapoursynth as vs
 
+from vsrife import registry
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PRELUDE = """
@@ -296,9 +298,7 @@ def _run_group(cases: dict[str, str], tmp: Path, rebind: str = "") -> tuple[dict
     spec.write_text(json.dumps(cases))
     script = tmp / "runner.py"
     script.write_text(PRELUDE + rebind + RUNNER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VSRIFE_MODEL_DIR": os.environ.get("VSRIFE_MODEL_DIR", "")}
-    if not env["VSRIFE_MODEL_DIR"]:
-        env.pop("VSRIFE_MODEL_DIR")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VSRIFE_MODEL_DIR": str(registry.cache_dir())}
     proc = subprocess.run([sys.executable, str(script), str(tmp), str(spec)], capture_output=True, text=True,
                           env=env, timeout=400, cwd=tmp)
     got = {}
@@ -411,7 +411,7 @@ def test_fetch_and_filter_write_only_inside_the_cache_dir(tmp_path: Path) -> Non
     cache, home, work = tmp_path / "cache", tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
-    src = Path(os.environ.get("VSRIFE_MODEL_DIR", "")) / "4.0"
+    src = registry.cache_dir() / "4.0"
     (cache / "4.0").mkdir(parents=True)
     os.link(src / "flownet.pkl", cache / "4.0" / "flownet.pkl") if src.stat().st_dev == tmp_path.stat().st_dev \
         else (cache / "4.0" / "flownet.pkl").write_bytes((src / "flownet.pkl").read_bytes())

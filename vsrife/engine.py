@@ -5,16 +5,23 @@ and interpolates RGB frames of any size: it pads them to the model's multiple,
 runs all requested timesteps of a pair in one batched call, crops back, and keeps
 each source frame's padded tensor and encoder features in a small LRU cache so
 that neighbouring pairs share them.
+
+Concurrency: on the CPU an engine runs up to ``streams`` model calls at once (default 2,
+``$VSRIFE_STREAMS``), each on its share of torch's threads: two pairs at once with one thread
+each are ~1.45x faster than one pair at a time with two threads on a 2-core machine
+(docs/performance.md), because much of a RIFE pass is memory-bound and scales badly across
+threads.  A call that runs alone gets all threads.  On CUDA, calls on one network are serialised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +42,30 @@ BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 _MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
 _MODELS_LOCK = threading.Lock()
 _FAST: weakref.WeakKeyDictionary[IFNet, FastV4] = weakref.WeakKeyDictionary()  # net -> its CPU fast path
+_TOTAL_THREADS: list[int] = []  # torch's intra-op thread count when the first engine was made
+
+
+def total_threads() -> int:
+    """The CPU threads all streams share: torch's intra-op thread count as first seen (main thread)."""
+    if not _TOTAL_THREADS:
+        _TOTAL_THREADS.append(max(1, torch.get_num_threads()))
+    return _TOTAL_THREADS[0]
+
+
+def default_streams(device: torch.device) -> int:
+    """Concurrent model calls: ``$VSRIFE_STREAMS``, else 2 on the CPU (1 with a single thread); 1 on CUDA."""
+    if device.type != "cpu":
+        return 1
+    env = os.environ.get("VSRIFE_STREAMS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 64:
+            raise ValueError(f"$VSRIFE_STREAMS must be an integer in 1..64, got {env!r}")
+        return n
+    return min(2, total_threads())
 
 
 def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool) -> FastV4 | None:
@@ -99,6 +130,7 @@ class Prepared:
 
     img: Tensor  # [1, 3, Hp, Wp]
     feat: Tensor | None
+    src: Tensor | None = None  # CPU fast path: img and feat packed NCHW (img and feat are views of it)
 
 
 class Engine:
@@ -114,6 +146,7 @@ class Engine:
         ensemble: bool | None = None,
         pad_mode: str = "replicate",
         cache_frames: int = 6,
+        streams: int | None = None,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale!r}")
@@ -135,7 +168,7 @@ class Engine:
                 if len(_MODELS) >= 4:
                     _MODELS.pop(next(iter(_MODELS)))
                 _MODELS[key] = entry
-        net, self.lock = entry
+        net, net_lock = entry
         self.net: IFNet = net
         self.arch: Arch = net.arch
         self.ensemble = self.arch.default_ensemble if ensemble is None else bool(ensemble)
@@ -143,9 +176,43 @@ class Engine:
             raise ValueError("ensemble=True is not supported by model 3.1; allowed with 4.25, 4.0 and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
         self.fast = _fast_path(net, self.device, self.dtype, self.ensemble)
+        if streams is not None and (isinstance(streams, bool) or not isinstance(streams, int)
+                                    or not 1 <= streams <= 64):
+            raise ValueError(f"streams must be an integer in 1..64, got {streams!r}")
+        self.streams = 1 if self.device.type != "cpu" else (streams or default_streams(self.device))
+        # CPU: up to `streams` calls at once; CUDA: one call at a time per network (shared by its engines)
+        self._net_lock = net_lock
+        self._active = 0  # model calls running now (CPU thread sharing)
+        self._lock = threading.Lock()  # cache, in-flight table, stats, slots
+        self._slot_free = threading.Condition(self._lock)
+        self._inflight: dict[Hashable, threading.Event] = {}
         self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
         self._cache_size = cache_frames
         self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0}
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the engine's run slots; on the CPU, use this call's share of the threads."""
+        if self.device.type != "cpu":
+            with self._net_lock:
+                yield
+            return
+        with self._slot_free:
+            while self._active >= self.streams:
+                self._slot_free.wait()
+            self._active += 1
+            share = max(1, total_threads() // self._active)
+        prev = torch.get_num_threads()
+        if prev != share:
+            torch.set_num_threads(share)
+        try:
+            yield
+        finally:
+            with self._slot_free:
+                self._active -= 1
+                self._slot_free.notify()
+            if prev != share:
+                torch.set_num_threads(prev)
 
     # -- frames ------------------------------------------------------------------------------
     def padded_size(self, h: int, w: int) -> tuple[int, int]:
@@ -177,8 +244,7 @@ class Engine:
         h, w = planes[0].shape
         self.check_memory(h, w)
         hp, wp = self.padded_size(h, w)
-        fmt = torch.channels_last if self.fast is not None else torch.contiguous_format
-        t = torch.empty((1, 3, hp, wp), device=self.device, dtype=self.dtype, memory_format=fmt)
+        t = torch.empty((1, 3, hp, wp), device=self.device, dtype=self.dtype)
         with warnings.catch_warnings():  # read-only frame memory: torch only reads it here
             warnings.simplefilter("ignore", UserWarning)
             for c in range(3):
@@ -190,7 +256,7 @@ class Engine:
                 t[:, :, :h, w:] = t[:, :, :h, w - 1:w]
                 t[:, :, h:, :] = t[:, :, h - 1:h, :]
             else:
-                t = self._pad(inner.clone()).contiguous(memory_format=fmt)
+                t = self._pad(inner.clone()).contiguous()
         return t
 
     def prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray], key: Hashable | None = None) -> Prepared:
@@ -199,11 +265,34 @@ class Engine:
         ``img`` is a [3,H,W]/[1,3,H,W] tensor or array, or a list of 1 or 3 [H,W] planes (views of
         VapourSynth frame memory), which are copied once, directly into the padded device tensor.
         """
-        with self.lock:
-            if key is not None and key in self._cache:
-                self._cache.move_to_end(key)
-                self.stats["cache_hits"] += 1
-                return self._cache[key]
+        if key is None:
+            return self._prepare(img)
+        while True:  # one thread prepares a frame; others asking for the same key wait for it
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    self.stats["cache_hits"] += 1
+                    return hit
+                ev = self._inflight.get(key)
+                if ev is None:
+                    ev = self._inflight[key] = threading.Event()
+                    break
+            ev.wait()
+        try:
+            p = self._prepare(img)
+            with self._lock:
+                self._cache[key] = p
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            return p
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+            ev.set()
+
+    def _prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray]) -> Prepared:
+        with self.slot():
             if isinstance(img, (list, tuple)):
                 t = self._from_planes(img)
             else:
@@ -213,17 +302,13 @@ class Engine:
                 t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
             with torch.inference_mode():
                 if self.fast is not None:
-                    t = t.contiguous(memory_format=torch.channels_last)
-                    feat = self.fast.encode_frame(t)
+                    src = self.fast.source(t)
+                    p = Prepared(src[:, :3], src[:, 3:] if self.arch.encoder else None, src)
                 else:
-                    feat = self.net.encode_frame(t)
-            p = Prepared(t, feat)
+                    p = Prepared(t, self.net.encode_frame(t))
+        with self._lock:
             self.stats["frames_prepared"] += 1
-            if key is not None:
-                self._cache[key] = p
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            return p
+        return p
 
     def check_memory(self, h: int, w: int) -> None:
         """Refuse a frame size whose estimated working set exceeds the memory available (instead of an OOM kill)."""
@@ -236,9 +321,12 @@ class Engine:
             raise MemoryError(f"a {w}x{h} frame at scale={self.scale} needs about {need / 2**30:.1f} GiB of "
                               f"{self.device.type} memory, {avail / 2**30:.1f} GiB is available; {hint}a smaller "
                               "frame, or raise $VSRIFE_MEMORY_LIMIT_MB")
+        if avail is not None and need * self.streams > avail:  # fewer concurrent calls fit: run fewer
+            with self._lock:
+                self.streams = max(1, min(self.streams, avail // need))
 
     def clear_cache(self) -> None:
-        with self.lock:
+        with self._lock:
             self._cache.clear()
 
     # -- interpolation -------------------------------------------------------------------------
@@ -249,8 +337,12 @@ class Engine:
         steps = 2**BISECT_DEPTH
         return round(float(t) * steps) / steps
 
+    def _count_call(self) -> None:
+        with self._lock:
+            self.stats["model_calls"] += 1
+
     def _run(self, p0: Tensor, p1: Tensor, t: float | Tensor, f0: Tensor | None, f1: Tensor | None) -> Tensor:
-        self.stats["model_calls"] += 1
+        self._count_call()
         if self.fast is not None:
             tt = t if torch.is_tensor(t) else torch.tensor([float(t)], device=self.device, dtype=self.dtype)
             return self.fast(p0, p1, tt, f0, f1, scale=self.scale, ensemble=self.ensemble)
@@ -294,9 +386,9 @@ class Engine:
             if size is None:
                 raise ValueError("size=(H, W) is needed when passing Prepared frames")
         h, w = size
-        with self.lock, torch.inference_mode():
-            p0 = img0 if isinstance(img0, Prepared) else self.prepare(img0)
-            p1 = img1 if isinstance(img1, Prepared) else self.prepare(img1)
+        p0 = img0 if isinstance(img0, Prepared) else self.prepare(img0)
+        p1 = img1 if isinstance(img1, Prepared) else self.prepare(img1)
+        with self.slot(), torch.inference_mode():
             if torch.is_tensor(timesteps) and timesteps.dim() >= 2:
                 if not self.arch.timestep_input:
                     raise ValueError(f"per-pixel timestep maps need a 4.x model, not {self.arch.name}")
@@ -304,7 +396,11 @@ class Engine:
                 if tuple(tmap.shape[-2:]) != (h, w):
                     raise ValueError(f"timestep map must be {h}x{w}, got {tuple(tmap.shape[-2:])}")
                 tmap = self._pad(tmap)
-                out = self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
+                if self.fast is not None and p0.src is not None and p1.src is not None:
+                    self._count_call()
+                    out = self.fast.interpolate(p0.src, p1.src, tmap, scale=self.scale, ensemble=self.ensemble)
+                else:
+                    out = self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
             else:
                 ts = [float(timesteps)] if isinstance(timesteps, (int, float)) else [float(t) for t in timesteps]
                 for t in ts:
@@ -314,12 +410,12 @@ class Engine:
                     n = len(ts)
                     a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)
                     tt = torch.tensor(ts, device=self.device, dtype=self.dtype)
-                    if self.fast is not None and n > 1:
+                    if self.fast is not None and p0.src is not None and p1.src is not None:
                         # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
                         # (counted as one model call: the pair's timesteps are still handled together)
-                        self.stats["model_calls"] += 1
-                        out = torch.cat([self.fast(p0.img, p1.img, tt[k:k + 1], p0.feat, p1.feat, scale=self.scale,
-                                                   ensemble=self.ensemble) for k in range(n)])
+                        self._count_call()
+                        out = torch.cat([self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale,
+                                                               ensemble=self.ensemble) for k in range(n)])
                     else:
                         out = self._run(a, b, tt, p0.feat, p1.feat)
                 else:

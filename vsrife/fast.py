@@ -8,7 +8,10 @@ frame as ``IFNet(img0, img1, t).image`` with less memory traffic:
   LeakyReLU run in place on the conv output;
 * each block's input planes are downscaled one by one and concatenated at the block's low
   resolution (bilinear resizing is per channel, so this equals resizing the concatenation);
-* only the final fused frame is computed (training needs every block's, inference does not).
+* only the final fused frame is computed (training needs every block's, inference does not);
+* the warped sources (frame + 4.25 features) stay NCHW-contiguous and the sampling grid is built
+  directly in grid_sample's [N,H,W,2] layout, so no warp copies its inputs;
+* the last block upsamples only the flow and mask (not the features no later block reads).
 
 Results differ from the eager model only by float rounding (well above 50 dB PSNR).
 """
@@ -21,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .model import IFBlock, IFNet, ResConv, resize, warp
+from .model import IFBlock, IFNet, ResConv, resize
 
 __all__ = ["FastV4", "supports"]
 
@@ -32,6 +35,26 @@ def supports(net: IFNet) -> bool:
     """True for the architectures FastV4 handles (v4 family with LeakyReLU-beta or plain bodies)."""
     a = net.arch
     return a.family == "v4" and a.body in ("beta", "seq") and a.head in ("shuffle", "deconv")
+
+
+_BASES: dict[tuple, Tensor] = {}
+
+
+def warp_nchw(src: Tensor, flow: Tensor) -> Tensor:
+    """``model.warp`` without copies: ``src`` [N,C,H,W] contiguous, ``flow`` [N,2,H,W] in any layout."""
+    h, w = flow.shape[-2:]
+    key = (flow.device, h, w)
+    base = _BASES.get(key)
+    if base is None:
+        ys = torch.linspace(-1.0, 1.0, h, device=flow.device)
+        xs = torch.linspace(-1.0, 1.0, w, device=flow.device)
+        base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).unsqueeze(0)  # [1,H,W,2] (x, y)
+        if len(_BASES) > 16:
+            _BASES.clear()
+        _BASES[key] = base
+    norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow.device)
+    grid = torch.addcmul(base, flow.permute(0, 2, 3, 1), norm)  # contiguous [N,H,W,2]
+    return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 class _FastBlock(nn.Module):
@@ -57,7 +80,8 @@ class _FastBlock(nn.Module):
             self.convblock = copy.deepcopy(block.convblock)
         self.lastconv = copy.deepcopy(block.lastconv)
 
-    def forward(self, x: Tensor, scale: float) -> Tensor:
+    def forward(self, x: Tensor, scale: float, channels: int | None = None) -> Tensor:
+        """Flow (4), mask (1) and features at full resolution; only the first ``channels`` if given."""
         feat = self.conv0(x)
         if self.body == "beta":
             for conv in self.convs:
@@ -67,6 +91,8 @@ class _FastBlock(nn.Module):
         else:
             feat = self.convblock(feat) + feat
         out = self.lastconv(feat)
+        if channels is not None:
+            out = out[:, :channels]
         up = scale if self.head == "shuffle" else scale * 2
         out = resize(out, up)
         if up != 1:
@@ -92,6 +118,17 @@ class FastV4(nn.Module):
             return None
         return self.encoder(img[:, :3].contiguous(memory_format=CL))
 
+    def source(self, img: Tensor, feat: Tensor | None = None) -> Tensor:
+        """What every warp of this frame samples: RGB plus (4.25) its features, [1,C,H,W] NCHW-contiguous.
+
+        Cache it per source frame and pass it to :meth:`interpolate`.
+        """
+        img = img[:, :3]
+        if self.encoder is None:
+            return img.contiguous()
+        feat = self.encode_frame(img) if feat is None else feat
+        return torch.cat((img.contiguous(), feat.contiguous()), 1)
+
     def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, f0: Tensor | None = None,
                 f1: Tensor | None = None, scale: float = 1.0, ensemble: bool = False) -> Tensor:
         """The interpolated frames [N,3,H,W]; ``timestep`` is [N] or a per-pixel map [N,1,H,W].
@@ -99,18 +136,16 @@ class FastV4(nn.Module):
         ``ensemble`` (4.25 only) averages with the reversed pass, as ``IFNet`` does: flows swapped
         and averaged, mask logits negated and averaged.
         """
+        return self.interpolate(self.source(img0, f0), self.source(img1, f1), timestep, scale, ensemble)
+
+    def interpolate(self, x0: Tensor, x1: Tensor, timestep: Tensor, scale: float = 1.0,
+                    ensemble: bool = False) -> Tensor:
+        """:meth:`forward` on two :meth:`source` tensors (batch 1 each; ``timestep`` [N] or [N,1,H,W])."""
         a = self.arch
-        n = img0.shape[0]
+        n = timestep.shape[0]
         if ensemble and not a.encoder:
             raise ValueError("FastV4 supports ensemble only for models with an encoder (4.25)")
-        img0, img1 = img0.contiguous(memory_format=CL), img1.contiguous(memory_format=CL)
-        if a.encoder:
-            f0 = self.encode_frame(img0) if f0 is None else f0
-            f1 = self.encode_frame(img1) if f1 is None else f1
-            f0, f1 = f0.expand(n, -1, -1, -1), f1.expand(n, -1, -1, -1)
-        # frame and features share each warp: one grid_sample over [img, feat] per frame and block
-        x0 = torch.cat((img0, f0), 1) if a.encoder else img0
-        x1 = torch.cat((img1, f1), 1) if a.encoder else img1
+        x0, x1 = x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)
         scales = a.scale_list(scale)
         if timestep.dim() < 2:
             timestep = timestep.view(n, 1, 1, 1)
@@ -121,7 +156,7 @@ class FastV4(nn.Module):
             rflow, rlogit, _, _ = self._pass(x1, x0, 1 - timestep, scales, n, warp_last=False)
             flow = (flow + torch.cat((rflow[:, 2:4], rflow[:, :2]), 1)) / 2
             logit = (logit - rlogit) / 2
-            w0, w1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
+            w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         return torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
 
     def _pass(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float], n: int,
@@ -143,16 +178,16 @@ class FastV4(nn.Module):
                          low(feat), low(flow) / s]
             else:
                 parts = [low(wx0), low(wx1), t, low(mask), low(flow) / s]
-            out = block(torch.cat(parts, 1).contiguous(memory_format=CL), s)
+            last = i == len(scales) - 1
+            out = block(torch.cat(parts, 1).contiguous(memory_format=CL), s, 5 if last else None)
             if flow is None:
                 flow, mask = out[:, :4], out[:, 4:5]
             else:
                 flow = flow + out[:, :4]
                 mask = mask + out[:, 4:5] if a.mask_accumulate else out[:, 4:5]
             feat = out[:, 5:] if a.encoder else None
-            last = i == len(scales) - 1
             if last and not warp_last:
                 return flow, mask, None, None
-            wx0 = warp(x0[:, :3] if last else x0, flow[:, :2])
-            wx1 = warp(x1[:, :3] if last else x1, flow[:, 2:4])
+            wx0 = warp_nchw(x0[:, :3] if last else x0, flow[:, :2])
+            wx1 = warp_nchw(x1[:, :3] if last else x1, flow[:, 2:4])
         return flow, mask, wx0, wx1

@@ -4,8 +4,8 @@
 through bit-exact (timestep 0, scene cuts, the end of the clip) or a frame interpolated
 by the model from the source pair that surrounds it.  Frames are requested through the
 VapourSynth frame API (``std.FrameEval``/``std.ModifyFrame``), so random access,
-``vspipe -p`` and ``core.num_threads > 1`` all work; the model itself runs one call at a
-time behind the engine's lock.
+``vspipe -p`` and ``core.num_threads > 1`` all work; on the CPU up to ``core.num_threads``
+pairs (at most the engine's streams) are interpolated at once.
 """
 
 from __future__ import annotations
@@ -199,6 +199,7 @@ class _Interpolator:
         self.multi = multi  # batch all timesteps of a pair when the pattern is regular
         self.lock = threading.Lock()
         self.results: OrderedDict[tuple[int, Fraction], torch.Tensor] = OrderedDict()
+        self.pending: dict[tuple[int, tuple[Fraction, ...]], threading.Event] = {}
 
     def _timesteps(self, n: int, i: int) -> list[tuple[int, Fraction]]:
         if not self.multi or self.multi <= 2:
@@ -209,23 +210,36 @@ class _Interpolator:
     def __call__(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         i, j, t = self.mapping.pair(n)
         key = (i, t)
-        with self.lock:
-            hit = self.results.pop(key, None)
-            if hit is None:
+        todo = self._timesteps(n, i)
+        job = (i, tuple(tk for _, tk in todo))
+        while True:  # pairs run concurrently (engine streams); a pair's timesteps are computed once
+            with self.lock:
+                hit = self.results.pop(key, None)
+                if hit is not None:
+                    break
+                ev = self.pending.get(job)
+                if ev is None:
+                    ev = self.pending[job] = threading.Event()
+                    break
+            ev.wait()  # another thread is computing this pair: take its result (or compute it if gone)
+        if hit is None:
+            try:
                 planes = [[np.asarray(fr[p]) for p in range(fr.format.num_planes)] for fr in f[:2]]
                 h, w = planes[0][0].shape
                 eng = self.engine
-                with eng.lock:
-                    pa = eng.prepare(planes[0], key=(self.uid, i))  # views of frame memory, copied once
-                    pb = eng.prepare(planes[1], key=(self.uid, j))
-                    todo = self._timesteps(n, i)
-                    ts = [float(x) for _, x in todo]
-                    out = eng.interpolate(pa, pb, ts, size=(h, w), to_cpu=False)
-                for (_k, tk), img in zip(todo, out, strict=True):
-                    self.results[(i, tk)] = img
-                while len(self.results) > 4 * max(self.multi or 2, 2):
-                    self.results.popitem(last=False)
-                hit = self.results.pop(key)
+                pa = eng.prepare(planes[0], key=(self.uid, i))  # views of frame memory, copied once
+                pb = eng.prepare(planes[1], key=(self.uid, j))
+                out = eng.interpolate(pa, pb, [float(x) for x in job[1]], size=(h, w), to_cpu=False)
+                with self.lock:
+                    for (_k, tk), img in zip(todo, out, strict=True):
+                        self.results[(i, tk)] = img
+                    hit = self.results.pop(key)
+                    while len(self.results) > 4 * max(self.multi or 2, 2):
+                        self.results.popitem(last=False)
+            finally:
+                with self.lock:
+                    self.pending.pop(job, None)
+                ev.set()
         fout = f[0].copy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -333,6 +347,7 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     try:
         engine = Engine(model=model or "4.25", model_path=model_path, device=_opt_str("device", device),
                         fp16=_opt_bool("fp16", fp16, False), scale=scale_f, ensemble=ens)
+        engine.streams = min(engine.streams, max(1, vs.core.num_threads))  # no more than VapourSynth's threads
     except (ValueError, ModelLoadError, AssetError, OSError) as e:
         raise _err(str(e)) from None
     if dedup_on:
@@ -370,25 +385,29 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
     work = _Interpolator(engine, mapping, multi, gray, next(_UID))
     global last_instance
     last_instance = weakref.ref(work)
-    interp_rgb = rgb_a.std.ModifyFrame(clips=[rgb_a, rgb_b], selector=work)
-    interp = formats.from_model(interp_rgb, clip, cs)
-    uncached(interp_rgb, interp)
-
     def wrap(node: vs.VideoNode, kind: str, cut: bool) -> vs.VideoNode:
         setter = _set_props(mapping, kind, cut)
         clips = [node, src_a] if kind == "interp" else [node]
         return uncached(node.std.ModifyFrame(clips=clips, selector=setter))[0]
 
+    # VapourSynth runs one ModifyFrame callback at a time per node: one node per engine stream, pair i
+    # on node i % streams, lets `streams` pairs run at once (all timesteps of a pair stay on one node)
+    out_interps = []
+    for _ in range(engine.streams):
+        interp_rgb = rgb_a.std.ModifyFrame(clips=[rgb_a, rgb_b], selector=work)
+        interp = formats.from_model(interp_rgb, clip, cs)
+        uncached(interp_rgb, interp)
+        out_interps.append(wrap(interp, "interp", False))
+    k = len(out_interps)
     out_src = wrap(src_a, "source", False)
-    out_interp = wrap(interp, "interp", False)
     out_cut_a, out_cut_b = wrap(src_a, "source", True), wrap(src_b, "source", True)
     base = clip.std.BlankClip(length=n_out, keep=True, **out_kw)
     if not use_sc:
         def choose(n: int) -> vs.VideoNode:
             i, t = mapping.position(n)
-            return out_src if t == 0 or i >= last else out_interp
+            return out_src if t == 0 or i >= last else out_interps[i % k]
 
-        return uncached(base.std.FrameEval(choose, clip_src=[out_src, out_interp]))[0]
+        return uncached(base.std.FrameEval(choose, clip_src=[out_src, *out_interps]))[0]
 
     small = formats.scene_luma(clip if sc_clip is None else sc_clip)
     small_a, small_b = pair_clips(small, mapping)
@@ -404,7 +423,7 @@ def _build(clip: vs.VideoNode, mapping: Mapping, engine: Engine, cs: formats.Col
             or float(pa["RifeSCDiff"]) > thr or mapping.is_cut(n)
         if cut:
             return out_cut_a if t <= Fraction(1, 2) else out_cut_b  # nearest; a tie keeps the earlier frame
-        return out_interp
+        return out_interps[i % k]
 
     return uncached(base.std.FrameEval(choose_sc, prop_src=[stats_a, next_a],
-                                       clip_src=[out_src, out_interp, out_cut_a, out_cut_b]))[0]
+                                       clip_src=[out_src, *out_interps, out_cut_a, out_cut_b]))[0]

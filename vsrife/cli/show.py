@@ -71,7 +71,7 @@ def write_sheet(clip: vs.VideoNode, path: str | Path, frame: int = 0, multi: int
     h, w = a.shape[-2:]
     ts = [k / multi for k in range(1, multi)]
     note = ""
-    with eng.lock, torch.inference_mode():
+    with torch.inference_mode():
         pa, pb = eng.prepare(torch.from_numpy(a)), eng.prepare(torch.from_numpy(b))
         if eng.arch.timestep_input:
             n = len(ts)

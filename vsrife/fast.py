@@ -57,6 +57,18 @@ def warp_nchw(src: Tensor, flow: Tensor) -> Tensor:
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
+def cat_nhwc(parts: list[Tensor]) -> Tensor:
+    """``torch.cat(parts, 1)`` written straight into a channels_last tensor (one copy per part, any layouts)."""
+    n, _, h, w = parts[0].shape
+    c = sum(p.shape[1] for p in parts)
+    out = torch.empty((n, h, w, c), dtype=parts[0].dtype, device=parts[0].device)
+    k = 0
+    for p in parts:
+        out[..., k:k + p.shape[1]].copy_(p.permute(0, 2, 3, 1))
+        k += p.shape[1]
+    return out.permute(0, 3, 1, 2)
+
+
 class _FastBlock(nn.Module):
     """One IFBlock with folded ResConv gains; input is already at the block's resolution."""
 
@@ -79,9 +91,21 @@ class _FastBlock(nn.Module):
         else:
             self.convblock = copy.deepcopy(block.convblock)
         self.lastconv = copy.deepcopy(block.lastconv)
+        self.last5 = None  # the last block needs only flow and mask: the head cut to those 5 channels
+        if a.head == "shuffle":
+            deconv = block.lastconv[0]
+            cut = nn.ConvTranspose2d(deconv.in_channels, 4 * 5, 4, 2, 1)
+            with torch.no_grad():
+                cut.weight.copy_(deconv.weight[:, :4 * 5])
+                cut.bias.copy_(deconv.bias[:4 * 5])
+            self.last5 = nn.Sequential(cut, nn.PixelShuffle(2))
 
-    def forward(self, x: Tensor, scale: float, channels: int | None = None) -> Tensor:
-        """Flow (4), mask (1) and features at full resolution; only the first ``channels`` if given."""
+    def forward(self, x: Tensor, scale: float, channels: int | None = None) -> tuple[Tensor, float]:
+        """Flow (4), mask (1) and features at the block's output resolution, and the factor to full size.
+
+        The flow is already multiplied by that factor (resizing is linear, so scaling before equals after).
+        Only the first ``channels`` are returned if given.
+        """
         feat = self.conv0(x)
         if self.body == "beta":
             for conv in self.convs:
@@ -90,14 +114,53 @@ class _FastBlock(nn.Module):
                 feat = F.leaky_relu_(y, 0.2)
         else:
             feat = self.convblock(feat) + feat
-        out = self.lastconv(feat)
-        if channels is not None:
-            out = out[:, :channels]
+        if channels == 5 and self.last5 is not None:
+            out = self.last5(feat)
+        else:
+            out = self.lastconv(feat)
+            if channels is not None:
+                out = out[:, :channels]
         up = scale if self.head == "shuffle" else scale * 2
-        out = resize(out, up)
         if up != 1:
             out[:, :4].mul_(up)
-        return out
+        return out, up
+
+
+def sample_rows(n: int, s: int) -> Tensor:
+    """The full-resolution rows a bilinear 1/s downscale reads (s even >= 2): s*y + s/2 - 1 and s*y + s/2."""
+    y = torch.arange(n // s) * s + s // 2 - 1
+    return torch.stack((y, y + 1), 1).reshape(-1)
+
+
+def resize_at(x: Tensor, grid: Tensor) -> Tensor:
+    """``resize(x, up)`` (bilinear, align_corners=False) evaluated at the full-size points of ``grid``.
+
+    ``grid`` holds ((2p + 1) / size - 1) per point p, which is where a factor-``up`` upsample samples
+    ``x`` (``size = up * x``'s size); border padding equals the upsample's clamping at the edges.
+    """
+    return F.grid_sample(x, grid.expand(x.shape[0], -1, -1, -1), mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+_SPARSE: dict[tuple, tuple[Tensor, Tensor]] = {}
+
+
+def _sparse_grid(h: int, w: int, s: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Grids [1,R,C,2] of a 1/s sample set: for resizing (align_corners=False) and for warping (True)."""
+    key = (h, w, s, device)
+    hit = _SPARSE.get(key)
+    if hit is None:
+        rows, cols = sample_rows(h, s).double(), sample_rows(w, s).double()
+
+        def grid(ys: Tensor, xs: Tensor) -> Tensor:
+            return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).unsqueeze(0).float().to(device)
+
+        at = grid((2 * rows + 1) / h - 1, (2 * cols + 1) / w - 1)
+        base = grid(rows * (2.0 / max(h - 1, 1)) - 1, cols * (2.0 / max(w - 1, 1)) - 1)
+        if len(_SPARSE) > 32:
+            _SPARSE.clear()
+        hit = _SPARSE[key] = (at, base)
+    return hit
 
 
 class FastV4(nn.Module):
@@ -161,33 +224,74 @@ class FastV4(nn.Module):
 
     def _pass(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float], n: int,
               warp_last: bool = True) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """One coarse-to-fine pass: final flow, mask logit and (optionally) both warped frames."""
+        """One coarse-to-fine pass: final flow, mask logit and (optionally) both warped frames.
+
+        A block at 1/s resolution reads its full-resolution inputs (warped frames, flow, mask, features)
+        through a bilinear 1/s downscale, which for an even s >= 4 reads only 2 of every s rows and
+        columns.  Those blocks get their inputs computed at just those points (flow and mask resized
+        there from the earlier blocks' outputs, frames warped there), a 2x2 mean giving the downscale;
+        full-resolution flow is formed only for the blocks at s <= 2 and the output.
+        """
         a = self.arch
         per_pixel = timestep.shape[-1] > 1 or timestep.shape[-2] > 1
-        flow = mask = feat = None
-        wx0, wx1 = x0, x1
+        hh, ww = x0.shape[-2:]
+        norm = torch.tensor([2.0 / max(ww - 1, 1), 2.0 / max(hh - 1, 1)], device=x0.device)
+        outs: list[tuple[Tensor, float]] = []  # every block's raw output and its factor to full size
+        flow = mask = feat = None  # full resolution, formed lazily from `outs`
+        done = 0  # outputs already summed into `flow` (and `mask` when it accumulates)
         for i, (block, s) in enumerate(zip(self.blocks, scales, strict=True)):
             low = lambda x, s=s: resize(x, 1.0 / s)  # noqa: E731
             h, w = low(x0[:1, :1]).shape[-2:]
             t = low(timestep.expand(n, 1, -1, -1)) if per_pixel else timestep.expand(n, 1, h, w)
-            if flow is None:  # block 0 takes img0, img1, (f0, f1,) t in that order
+            last = i == len(scales) - 1
+            if i == 0:  # block 0 takes img0, img1, (f0, f1,) t in that order
                 l0, l1 = low(x0), low(x1)
                 parts = [l0[:, :3], l1[:, :3], l0[:, 3:], l1[:, 3:], t] if a.encoder else [l0, l1, t]
-            elif a.encoder:
-                parts = [low(wx0[:, :3]), low(wx1[:, :3]), low(wx0[:, 3:]), low(wx1[:, 3:]), t, low(mask),
-                         low(feat), low(flow) / s]
+            elif float(s).is_integer() and int(s) % 2 == 0 and s >= 4:
+                gat, base = _sparse_grid(hh, ww, int(s), x0.device)
+                at = resize_at(outs[-1][0], gat)  # the latest block's flow, mask and features at the points
+                fl, mk = at[:, :4], at[:, 4:5]
+                for d, _up in outs[:-1]:
+                    prev = resize_at(d[:, :5] if a.mask_accumulate else d[:, :4], gat)
+                    fl = fl + prev[:, :4]
+                    mk = mk + prev[:, 4:5] if a.mask_accumulate else mk
+                grid = torch.addcmul(base, fl.permute(0, 2, 3, 1)[..., :2], norm)
+                wx0 = F.grid_sample(x0, grid, mode="bilinear", padding_mode="border", align_corners=True)
+                grid = torch.addcmul(base, fl.permute(0, 2, 3, 1)[..., 2:4], norm)
+                wx1 = F.grid_sample(x1, grid, mode="bilinear", padding_mode="border", align_corners=True)
+                pool = lambda x: F.avg_pool2d(x, 2)  # noqa: E731  (= the 1/s bilinear downscale)
+                if a.encoder:
+                    parts = [pool(wx0[:, :3]), pool(wx1[:, :3]), pool(wx0[:, 3:]), pool(wx1[:, 3:]), t, pool(mk),
+                             pool(at[:, 5:]), pool(fl) / s]
+                else:
+                    parts = [pool(wx0), pool(wx1), t, pool(mk), pool(fl) / s]
             else:
-                parts = [low(wx0), low(wx1), t, low(mask), low(flow) / s]
-            last = i == len(scales) - 1
-            out = block(torch.cat(parts, 1).contiguous(memory_format=CL), s, 5 if last else None)
-            if flow is None:
-                flow, mask = out[:, :4], out[:, 4:5]
-            else:
-                flow = flow + out[:, :4]
-                mask = mask + out[:, 4:5] if a.mask_accumulate else out[:, 4:5]
-            feat = out[:, 5:] if a.encoder else None
-            if last and not warp_last:
-                return flow, mask, None, None
-            wx0 = warp_nchw(x0[:, :3] if last else x0, flow[:, :2])
-            wx1 = warp_nchw(x1[:, :3] if last else x1, flow[:, 2:4])
-        return flow, mask, wx0, wx1
+                flow, mask, feat, done = self._full(outs, flow, mask, done)
+                wx0, wx1 = warp_nchw(x0, flow[:, :2]), warp_nchw(x1, flow[:, 2:4])
+                if a.encoder:
+                    parts = [low(wx0[:, :3]), low(wx1[:, :3]), low(wx0[:, 3:]), low(wx1[:, 3:]), t, low(mask),
+                             low(feat), low(flow) / s]
+                else:
+                    parts = [low(wx0), low(wx1), t, low(mask), low(flow) / s]
+            outs.append(block(cat_nhwc(parts), s, 5 if last else None))
+        flow, mask, _, _ = self._full(outs, flow, mask, done)
+        if not warp_last:
+            return flow, mask, None, None
+        return flow, mask, warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
+
+    def _full(self, outs: list[tuple[Tensor, float]], flow: Tensor | None, mask: Tensor | None,
+              done: int) -> tuple[Tensor, Tensor, Tensor | None, int]:
+        """Full-resolution flow, mask and features after the blocks in ``outs`` (``done`` already in flow)."""
+        acc = self.arch.mask_accumulate
+        for k in range(done, len(outs) - 1):  # earlier outputs: only what accumulates
+            d, up = outs[k]
+            r = resize(d[:, :5] if acc else d[:, :4], up)
+            flow = r[:, :4] if flow is None else flow + r[:, :4]
+            if acc:
+                mask = r[:, 4:5] if mask is None else mask + r[:, 4:5]
+        d, up = outs[-1]
+        r = resize(d, up)
+        flow = r[:, :4] if flow is None else flow + r[:, :4]
+        mask = r[:, 4:5] if mask is None or not acc else mask + r[:, 4:5]
+        feat = r[:, 5:] if self.arch.encoder and r.shape[1] > 5 else None
+        return flow, mask, feat, len(outs)

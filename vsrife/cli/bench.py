@@ -42,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", nargs="+", choices=COMPARISONS, default=list(COMPARISONS), metavar="NAME",
                    help=f"contenders, any of: {', '.join(COMPARISONS)} (default: all)")
     p.add_argument("--runs", type=int, default=3, help="timed runs per contender; the median is reported (default 3)")
-    p.add_argument("--pairs", type=int, default=6, help="interpolated frames per filter run (default 6)")
-    p.add_argument("--warmup", type=int, default=1, help="pairs per filter run excluded from timing (default 1)")
+    p.add_argument("--pairs", type=int, default=10, help="interpolated frames per filter run (default 10)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="pairs per filter run excluded from timing (default 2: one per stream)")
     p.add_argument("--streams", type=int, default=2, help="vs-mlrt num_streams (default 2)")
     p.add_argument("--out", type=Path, default=Path("out/bench"), help="output folder (default out/bench)")
     p.add_argument("--tiny", action="store_true", help="a quick smoke run: 128x72, 1 run, 3 pairs")

@@ -35,33 +35,51 @@ def _pair(frames: torch.Tensor, h: int = 144, w: int = 256) -> tuple[torch.Tenso
     return t[:1], t[1:]
 
 
-def _eager(model: str, a: torch.Tensor, b: torch.Tensor, ts: list[float], ensemble: bool = False) -> np.ndarray:
+def _eager(model: str, a: torch.Tensor, b: torch.Tensor, ts: list[float], ensemble: bool = False,
+           scale: float = 1.0) -> np.ndarray:
     net, _ = load_model(model)
     net = net.float().eval()
     h, w = a.shape[-2:]
-    m = net.arch.pad_multiple(1.0)
+    m = net.arch.pad_multiple(scale)
     hp, wp = -(-h // m) * m, -(-w // m) * m
     pa, pb = (F.pad(x, (0, wp - w, 0, hp - h), mode="replicate") for x in (a, b))
     with torch.inference_mode():
-        out = [net(pa, pb, t, ensemble=ensemble).image[:, :, :h, :w] for t in ts]
+        out = [net(pa, pb, t, ensemble=ensemble, scale=scale).image[:, :, :h, :w] for t in ts]
     return torch.cat(out).numpy()
 
 
-@pytest.mark.parametrize(("model", "ensemble"), [("4.25", False), ("4.25", True), ("4.0", False)])
-def test_fast_path_matches_eager_on_footage(bbb: torch.Tensor, model: str, ensemble: bool) -> None:
-    """The CPU fast path the filter uses stays within 50 dB PSNR of the fp32 eager model (issue 5's bound)."""
+@pytest.mark.parametrize(("model", "ensemble", "scale"), [
+    ("4.25", False, 1.0), ("4.25", True, 1.0), ("4.0", False, 1.0), ("4.25", False, 0.5), ("4.0", False, 0.25)])
+def test_fast_path_matches_eager_on_footage(bbb: torch.Tensor, model: str, ensemble: bool, scale: float) -> None:
+    """The CPU fast path the filter uses stays within 50 dB PSNR of the fp32 eager model (issue 5's bound).
+
+    At scale 1 blocks 1-2, at 0.5 blocks 1-3 and at 0.25 every block after the first read their inputs
+    only at the points their downscale samples (FastV4's sparse inputs).
+    """
     a, b = _pair(bbb)
-    eng = Engine(model=model, device="cpu", ensemble=ensemble)
+    eng = Engine(model=model, device="cpu", ensemble=ensemble, scale=scale)
     assert isinstance(eng.fast, FastV4)
     ts = [0.25, 0.5]
     fast = eng.interpolate(a[0], b[0], ts).numpy()
-    ref = _eager(model, a, b, ts, ensemble)
+    ref = _eager(model, a, b, ts, ensemble, scale)
     assert fast.shape == ref.shape == (2, 3, 144, 256)
     for k in range(2):
         assert psnr(fast[k], ref[k], peak=1.0) >= 50.0
     # the frame really is in between: closer to the blend of both than either source is
     mid = (a[0] + b[0]).numpy() / 2
     assert psnr(fast[1], mid, peak=1.0) > psnr(a[0].numpy(), b[0].numpy(), peak=1.0)
+
+
+def test_streams_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Engine(model="4.25", device="cpu", streams=3).streams == 3
+    monkeypatch.setenv("VSRIFE_STREAMS", "1")
+    assert Engine(model="4.25", device="cpu").streams == 1
+    for bad in (0, 65, 1.5, True):
+        with pytest.raises(ValueError, match=r"streams must be an integer in 1\.\.64"):
+            Engine(model="4.25", device="cpu", streams=bad)
+    monkeypatch.setenv("VSRIFE_STREAMS", "two")
+    with pytest.raises(ValueError, match=r"\$VSRIFE_STREAMS must be an integer in 1..64, got 'two'"):
+        Engine(model="4.25", device="cpu")
 
 
 def test_fast_path_only_where_supported() -> None:

@@ -18,10 +18,10 @@ core = vs.core
 TIMEOUT = 120  # seconds for any one frame; a deadlock fails the test instead of hanging it
 
 
-def _moving(n: int, fmt: int = vs.RGBS, hook=None) -> vs.VideoNode:
-    """``n`` 64x48 frames of a pattern moving 2 px per frame; ``hook(n)`` runs in the source callback."""
-    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
-    base = core.std.BlankClip(width=64, height=48, format=vs.RGBS, length=n, fpsnum=24, fpsden=1)
+def _moving(n: int, fmt: int = vs.RGBS, hook=None, w: int = 64, h: int = 48) -> vs.VideoNode:
+    """``n`` w x h frames of a pattern moving 2 px per frame; ``hook(n)`` runs in the source callback."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=n, fpsnum=24, fpsden=1)
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         if hook is not None:
@@ -110,3 +110,24 @@ def test_failing_source_frame_error_reaches_the_user(all_models: list[str], thre
     with pytest.raises(vs.Error, match="decoder failed at frame 3"):  # again, synchronously: same error, no hang
         out.get_frame(6)
     assert _key(out.get_frame(9)) == _key(ref.get_frame(9))
+
+
+def test_two_pairs_run_at_once_on_two_streams(all_models: list[str], threads, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2 VapourSynth threads two pairs are interpolated at the same time (engine streams, one
+    ModifyFrame node per stream); with VSRIFE_STREAMS=1 or one VapourSynth thread, one at a time.
+    Threads per call follow the configured streams, so the output does not depend on core.num_threads."""
+    from vsrife import filter as vfilter
+
+    got = {}
+    for nthreads, streams in ((2, "2"), (1, "2"), (2, "1")):
+        core.num_threads = nthreads
+        monkeypatch.setenv("VSRIFE_STREAMS", streams)
+        out = RIFE(_moving(9, w=256, h=192), multi=2, sc=False)
+        eng = vfilter.last_instance().engine
+        futures = [out.get_frame_async(n) for n in range(out.num_frames)]
+        keys = [_key(f.result(timeout=TIMEOUT)) for f in futures]
+        got[(nthreads, streams)] = (eng.streams, eng.stats["max_concurrent"], keys)
+    assert got[(2, "2")][:2] == (2, 2)
+    assert got[(1, "2")][:2] == (1, 1)  # no more streams than VapourSynth threads
+    assert got[(2, "1")][:2] == (1, 1)
+    assert got[(2, "2")][2] == got[(1, "2")][2]  # bit-identical, run concurrently or not

@@ -6,11 +6,14 @@ runs all requested timesteps of a pair in one batched call, crops back, and keep
 each source frame's padded tensor and encoder features in a small LRU cache so
 that neighbouring pairs share them.
 
-Concurrency: on the CPU an engine runs up to ``streams`` model calls at once (default 2,
-``$VSRIFE_STREAMS``), each on its share of torch's threads: two pairs at once with one thread
-each are ~1.45x faster than one pair at a time with two threads on a 2-core machine
-(docs/performance.md), because much of a RIFE pass is memory-bound and scales badly across
-threads.  A call that runs alone gets all threads.  On CUDA, calls on one network are serialised.
+Concurrency: on the CPU an engine runs up to ``streams`` model calls at once (default: one per
+core up to 4, ``$VSRIFE_STREAMS``), each on ``threads // streams`` of torch's threads: two pairs
+at once with one thread each are ~1.3-1.45x faster than one pair at a time with two threads on a
+2-core machine (docs/performance.md), because much of a RIFE pass is memory-bound and scales
+badly across threads.  The threads per call are fixed by the configuration, not by how many calls
+happen to run, because float results depend (by rounding) on the thread count: output is
+bit-identical from run to run and for any ``core.num_threads``.  On CUDA, calls on one network
+are serialised.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def total_threads() -> int:
 
 
 def default_streams(device: torch.device) -> int:
-    """Concurrent model calls: ``$VSRIFE_STREAMS``, else 2 on the CPU (1 with a single thread); 1 on CUDA."""
+    """Concurrent model calls: ``$VSRIFE_STREAMS``, else one per CPU thread up to 4; 1 on CUDA."""
     if device.type != "cpu":
         return 1
     env = os.environ.get("VSRIFE_STREAMS")
@@ -65,7 +68,7 @@ def default_streams(device: torch.device) -> int:
         if not 1 <= n <= 64:
             raise ValueError(f"$VSRIFE_STREAMS must be an integer in 1..64, got {env!r}")
         return n
-    return min(2, total_threads())
+    return min(4, total_threads())
 
 
 def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool) -> FastV4 | None:
@@ -180,6 +183,7 @@ class Engine:
                                     or not 1 <= streams <= 64):
             raise ValueError(f"streams must be an integer in 1..64, got {streams!r}")
         self.streams = 1 if self.device.type != "cpu" else (streams or default_streams(self.device))
+        self.threads = max(1, total_threads() // self.streams)  # torch threads per CPU call, fixed (determinism)
         # CPU: up to `streams` calls at once; CUDA: one call at a time per network (shared by its engines)
         self._net_lock = net_lock
         self._active = 0  # model calls running now (CPU thread sharing)
@@ -188,11 +192,11 @@ class Engine:
         self._inflight: dict[Hashable, threading.Event] = {}
         self._cache: OrderedDict[Hashable, Prepared] = OrderedDict()
         self._cache_size = cache_frames
-        self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0}
+        self.stats = {"model_calls": 0, "frames_prepared": 0, "cache_hits": 0, "max_concurrent": 0}
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one of the engine's run slots; on the CPU, use this call's share of the threads."""
+        """Hold one of the engine's run slots; on the CPU, run on the engine's threads per call."""
         if self.device.type != "cpu":
             with self._net_lock:
                 yield
@@ -201,7 +205,8 @@ class Engine:
             while self._active >= self.streams:
                 self._slot_free.wait()
             self._active += 1
-            share = max(1, total_threads() // self._active)
+            self.stats["max_concurrent"] = max(self.stats["max_concurrent"], self._active)
+            share = self.threads
         prev = torch.get_num_threads()
         if prev != share:
             torch.set_num_threads(share)

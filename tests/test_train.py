@@ -201,10 +201,10 @@ def test_septuplet_and_triplet_folders(tmp_path: Path, bbb: np.ndarray) -> None:
 
 def test_resume_continues_from_same_step(tmp_path: Path, bbb: np.ndarray) -> None:
     src = _bbb_source(bbb)
-    cfg = TrainConfig(steps=4, warmup=2, batch=2, crop=64, lr=1e-3)
+    cfg = TrainConfig(steps=4, warmup=2, batch=2, crop=64, lr=1e-3, ema=0.9, augment="flip")
 
     def sample(rng: random.Random) -> Batch:
-        return make_batch(src, [rng.randrange(len(src)) for _ in range(cfg.batch)], cfg.crop, rng)
+        return make_batch(src, [rng.randrange(len(src)) for _ in range(cfg.batch)], cfg.crop, rng, cfg.augment)
 
     torch.manual_seed(1)
     straight = Trainer(IFNetSmall(), cfg)
@@ -218,6 +218,67 @@ def test_resume_continues_from_same_step(tmp_path: Path, bbb: np.ndarray) -> Non
     assert resumed.step == 4
     a, r = straight.net.state_dict(), resumed.net.state_dict()
     assert all(torch.allclose(a[k], r[k], atol=1e-6) for k in a)
+    assert resumed.config.ema == 0.9 and resumed.config.augment == "flip"
+    assert all(torch.allclose(straight.ema[k], resumed.ema[k], atol=1e-6) for k in straight.ema)
+
+
+def test_ema_weights_are_averaged_validated_and_exported(tmp_path: Path, bbb: np.ndarray) -> None:
+    """With ema > 0 each step blends the new weights in (decay min(ema, (1+k)/(10+k))); the export holds the EMA."""
+    src = _bbb_source(bbb)
+    cfg = TrainConfig(steps=2, warmup=1, batch=2, crop=64, lr=1e-3, ema=0.5)
+    torch.manual_seed(3)
+    tr = Trainer(IFNetSmall(), cfg)
+    rng = random.Random(0)
+    before = {k: v.clone() for k, v in tr.ema.items()}
+    assert not any(k.startswith("teacher.") for k in before)
+    tr.train_step(make_batch(src, [0, 1], 64, rng))
+    d = tr.ema_decay(1)
+    assert d == pytest.approx(2 / 11)
+    now = tr.net.state_dict()
+    moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], now[k])]
+    assert moved  # the step changed the student
+    for k in moved:
+        assert torch.allclose(tr.ema[k], d * before[k] + (1 - d) * now[k], atol=1e-6)
+        assert not torch.allclose(tr.ema[k], now[k])
+    val = [make_batch(src, [0], 64, random.Random(1), augment=False)]
+    v_ema = tr.validate(val)
+    assert all(torch.equal(tr.net.state_dict()[k], now[k]) for k in now)  # validation restored the raw weights
+    tr.ema = None
+    assert tr.validate(val) != v_ema  # the EMA weights, not the raw ones, were validated
+    tr.ema = {k: v.clone() for k, v in tr.student_weights().items()}
+    path = tr.export(tmp_path / "ema.safetensors")
+    from safetensors.torch import load_file
+
+    saved = load_file(str(path))
+    assert set(saved) == set(tr.ema) and all(torch.equal(saved[k], tr.ema[k]) for k in saved)
+    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\)"):
+        Trainer(IFNetSmall(), TrainConfig(ema=1.0))
+
+
+def test_augment_modes() -> None:
+    """"none" keeps the crop, "flip" only flips and reverses time, "all" also rotates by 90°."""
+    from vsrife.train.data import _crop_aug
+
+    g = np.random.default_rng(0)
+    frames = tuple(g.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(3))
+    flips = [lambda a: a, lambda a: a[::-1], lambda a: a[:, ::-1], lambda a: a[::-1, ::-1]]
+
+    def kinds(mode: str) -> set[str]:
+        rng, seen = random.Random(5), set()
+        for _ in range(60):
+            imgs, t = _crop_aug(frames, 0.25, 32, rng, mode)
+            order = (0, 1, 2) if t == 0.25 else (1, 0, 2)
+            assert t in (0.25, 0.75)
+            hit = [i for i, f in enumerate(flips)
+                   if all(np.array_equal(imgs[j], f(frames[order[j]])) for j in range(3))]
+            seen.add(("flip" if hit and hit[0] else "same" if hit else "rotated") + ("-rev" if t == 0.75 else ""))
+        return seen
+
+    assert kinds("none") == {"same"}
+    assert kinds("flip") >= {"same", "flip", "flip-rev"} and not any("rotated" in k for k in kinds("flip"))
+    assert any("rotated" in k for k in kinds("all"))
+    with pytest.raises(ValueError, match="augment must be one of all, flip, none"):
+        _crop_aug(frames, 0.5, 32, random.Random(0), "spin")
 
 
 def IFNetSmall():  # noqa: N802

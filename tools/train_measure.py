@@ -40,7 +40,8 @@ def run(name: str, init: str | None, arch: str, config: TrainConfig, train, val,
     tr = Trainer(net, config, caltime)
 
     def sample(rng: random.Random):
-        return make_batch(train, [rng.randrange(len(train)) for _ in range(config.batch)], config.crop, rng)
+        return make_batch(train, [rng.randrange(len(train)) for _ in range(config.batch)], config.crop, rng,
+                          config.augment)
 
     t0 = time.monotonic()
     hist = tr.fit(sample, val, checkpoint=out / f"{name}.ckpt.safetensors", checkpoint_every=100)
@@ -59,19 +60,22 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--interleave", action="store_true", help="hold out every 10th triplet instead of the last 15%%")
     ap.add_argument("--lr", type=float, help="peak learning rate (default: finetune 2e-5, ablation 3e-4)")
+    ap.add_argument("--augment", choices=("all", "flip", "none"), default="all")
+    ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the validated weights (0: off)")
     ap.add_argument("--estimate", action="store_true", help="time 10 steps and exit")
     ap.add_argument("--out", type=Path, default=Path("/tmp/vsrife-train"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     steps = 10 if a.estimate else a.steps
-    results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop}
+    results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop, "augment": a.augment,
+                     "ema": a.ema}
     if a.mode == "finetune":
         train, val = data(None, None, 2, a.interleave)  # whole held-out frames (1280x704)
         results["val"] = "interleaved" if a.interleave else "last 15%"
         lr = a.lr or 2e-5
         cfg = TrainConfig(steps=steps, lr=lr, lr_min=lr / 10, warmup=min(20, steps), batch=a.batch, crop=a.crop,
-                          val_every=a.val_every if not a.estimate else 10**9)
+                          augment=a.augment, ema=a.ema, val_every=a.val_every if not a.estimate else 10**9)
         results["lr"] = lr
         results["distill"] = run("finetune-4.25", "4.25", "4.25", cfg, train, val, a.out)
     else:

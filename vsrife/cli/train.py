@@ -57,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=float, default=1e-3, help="AdamW weight decay (default 1e-3)")
     p.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
     p.add_argument("--crop", type=int, default=128, help="square random crop in pixels (default 128)")
+    p.add_argument("--augment", choices=("all", "flip", "none"), default="all",
+                   help="all: flips, time reversal and 90° rotations; flip: no rotations; none (default all)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="validate and export an exponential moving average of the weights with this decay, "
+                        "e.g. 0.99 (default 0: off)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
     p.add_argument("--val-crop", type=int, default=256, help="validation crop (default 256; 0: whole frames)")
     p.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default 500)")
@@ -98,6 +103,8 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError(f"--out must end in .safetensors, got {str(args.out)!r}")
     if args.span < 2:
         raise CLIError(f"--span must be >= 2, got {args.span}")
+    if not 0.0 <= args.ema < 1.0:
+        raise CLIError(f"--ema must be in [0, 1) (0: off), for example 0.99; got {args.ema}")
     if not args.device.startswith(("cpu", "cuda")):
         raise CLIError(f"--device must be cpu or cuda[:N], got {args.device!r}")
 
@@ -105,7 +112,7 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..train import TrainConfig, Trainer, export_student, init_net, make_batch, val_batches
+    from ..train import TrainConfig, Trainer, init_net, make_batch, val_batches
 
     _check(args)
     if args.threads:
@@ -121,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = TrainConfig(steps=args.steps, lr=args.lr, lr_min=args.lr_min, warmup=min(args.warmup, args.steps),
                               weight_decay=args.weight_decay, batch=args.batch, crop=args.crop,
                               distill=not args.no_distill, distill_weight=args.distill_weight, loss=args.loss,
-                              aux_weight=args.aux_weight,
+                              aux_weight=args.aux_weight, augment=args.augment, ema=args.ema,
                               val_every=args.val_every, seed=args.seed)
             torch.manual_seed(args.seed)
             net, caltime = init_net(args.init, args.arch, teacher=cfg.distill)
@@ -139,13 +146,13 @@ def run(args: argparse.Namespace) -> int:
           f"{len(val)} held out, steps {tr.step}->{c.steps}, batch {c.batch}, crop {c.crop}")
 
     def sample(rng: random.Random):
-        return make_batch(train, [rng.randrange(len(train)) for _ in range(c.batch)], c.crop, rng)
+        return make_batch(train, [rng.randrange(len(train)) for _ in range(c.batch)], c.crop, rng, c.augment)
 
     try:
         tr.fit(sample, vb, checkpoint=ckpt, checkpoint_every=args.checkpoint_every)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    out = export_student(tr.net, args.out)
+    out = tr.export(args.out)
     hist = tr.history
     if hist:
         print(f"validation PSNR {hist[0]['val_psnr']:.3f} -> {hist[-1]['val_psnr']:.3f} dB")

@@ -178,14 +178,20 @@ def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
     return src.subset(train), src.subset(val)
 
 
+AUGMENT = ("all", "flip", "none")  # flips + time reversal + 90° rotations; without rotations; nothing
+
+
 def _crop_aug(frames: tuple[np.ndarray, ...], t: float, crop: int, rng: random.Random,
-              augment: bool) -> tuple[list[np.ndarray], float]:
+              augment: bool | str) -> tuple[list[np.ndarray], float]:
     h, w = frames[0].shape[:2]
     if h < crop or w < crop:
         raise ValueError(f"crop {crop} is larger than the frames ({w}x{h})")
     y, x = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
     imgs = [f[y:y + crop, x:x + crop] for f in frames]
-    if augment:
+    mode = {True: "all", False: "none"}.get(augment, augment) if isinstance(augment, bool) else augment
+    if mode not in AUGMENT:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENT)}, got {augment!r}")
+    if mode != "none":
         if rng.random() < 0.5:
             imgs = [a[::-1] for a in imgs]
         if rng.random() < 0.5:
@@ -193,7 +199,7 @@ def _crop_aug(frames: tuple[np.ndarray, ...], t: float, crop: int, rng: random.R
         if rng.random() < 0.5:  # temporal reversal
             imgs = [imgs[1], imgs[0], imgs[2]]
             t = 1.0 - t
-        k = rng.randrange(4)
+        k = rng.randrange(4) if mode == "all" else 0
         if k:
             imgs = [np.rot90(a, k) for a in imgs]
     return imgs, t
@@ -203,8 +209,12 @@ def _to_tensor(arrs: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack([np.ascontiguousarray(a) for a in arrs])).permute(0, 3, 1, 2).float() / 255
 
 
-def make_batch(src: FrameSource, idx: list[int], crop: int, rng: random.Random, augment: bool = True) -> Batch:
-    """Crop (square, ``crop`` pixels) and augment the windows ``idx`` into a :class:`Batch`."""
+def make_batch(src: FrameSource, idx: list[int], crop: int, rng: random.Random, augment: bool | str = True) -> Batch:
+    """Crop (square, ``crop`` pixels) and augment the windows ``idx`` into a :class:`Batch`.
+
+    ``augment``: "all" (or True): random vertical/horizontal flips, time reversal and 90° rotations;
+    "flip": the same without rotations (keeps the footage's landscape motion statistics); "none" (or False).
+    """
     a0, a1, ag, ts = [], [], [], []
     for i in idx:
         w = src.windows[i]

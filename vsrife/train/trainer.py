@@ -44,6 +44,8 @@ class TrainConfig:
     aux_weight: float | None = 0.1  # weight of the earlier blocks' L_rec (None: mean over all blocks)
     val_every: int = 100
     seed: int = 0
+    augment: str = "all"  # "all", "flip" (no 90° rotations) or "none"; see data.make_batch
+    ema: float = 0.0  # decay of an exponential moving average of the student weights (0: off)
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup`` steps, then cosine from ``lr`` down to ``lr_min`` at ``steps``."""
@@ -87,19 +89,23 @@ def init_net(init: str | None, arch: str = "4.25", teacher: bool = True) -> tupl
     return net, caltime
 
 
+_TEACHER = ("teacher.", "block_tea.")
+
+
 def student_state(net: IFNet) -> dict[str, Tensor]:
     """The inference weights only: no teacher block."""
     return {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()
-            if not k.startswith(("teacher.", "block_tea."))}
+            if not k.startswith(_TEACHER)}
 
 
-def export_student(net: IFNet, path: str | Path) -> Path:
-    """Write the student as safetensors with the architecture in the metadata (loads via ``model_path``)."""
+def export_student(net: IFNet, path: str | Path, state: dict[str, Tensor] | None = None) -> Path:
+    """Write the student (or ``state``, e.g. EMA weights of it) as safetensors with the architecture in the
+    metadata (loads via ``model_path``)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(student_state(net), str(path), metadata=arch_metadata(net.arch))
+    save_file(student_state(net) if state is None else state, str(path), metadata=arch_metadata(net.arch))
     return path
 
 
@@ -117,8 +123,14 @@ class Trainer:
         self.net, self.config, self.caltime = net.to(self.device), config, caltime
         self.step = 0
         self.rng = random.Random(config.seed)
+        if not 0.0 <= config.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {config.ema}")
         self.opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.history: list[dict[str, float]] = []
+        # EMA of the student (validated and exported instead of the raw weights when config.ema > 0)
+        self.ema: dict[str, Tensor] | None = (
+            {k: v.detach().clone() for k, v in net.state_dict().items() if not k.startswith(_TEACHER)}
+            if config.ema else None)
 
     def forward(self, b: Batch) -> Losses:
         """Student (and teacher) forward and the loss terms; no optimiser step."""
@@ -141,18 +153,55 @@ class Trainer:
         losses.total.backward()
         self.opt.step()
         self.step += 1
+        self._update_ema()
         return losses
+
+    def ema_decay(self, step: int) -> float:
+        """EMA decay after ``step`` updates: ``config.ema``, lower early on ((1 + step) / (10 + step))."""
+        return min(self.config.ema, (1 + step) / (10 + step))
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        d = self.ema_decay(self.step)
+        for k, v in self.net.state_dict().items():
+            e = self.ema.get(k)
+            if e is None:
+                continue
+            if e.is_floating_point():
+                e.lerp_(v.detach(), 1.0 - d)  # e = d * e + (1 - d) * v
+            else:
+                e.copy_(v)
+
+    def student_weights(self) -> dict[str, Tensor]:
+        """The weights to use and export: the EMA when enabled, else the current student."""
+        if self.ema is not None:
+            return {k: v.detach().cpu().contiguous().clone() for k, v in self.ema.items()}
+        return student_state(self.net)
+
+    def export(self, path: str | Path) -> Path:
+        """Write :meth:`student_weights` like :func:`export_student` (loads via ``model_path``)."""
+        return export_student(self.net, path, self.student_weights())
 
     @torch.no_grad()
     def validate(self, batches: list[Batch]) -> float:
-        """Mean student PSNR (dB) over the validation batches (t from each sample)."""
+        """Mean student PSNR (dB) over the validation batches (t from each sample); of the EMA weights if on."""
         self.net.eval()
-        vals, n = 0.0, 0
-        for b in batches:
-            b = b.to(self.device)
-            out = self.net(b.img0, b.img1, b.t)
-            vals += psnr(out.image, b.gt) * b.gt.shape[0]
-            n += b.gt.shape[0]
+        saved = None
+        if self.ema is not None:
+            saved = {k: v.detach().clone() for k, v in self.net.state_dict().items() if k in self.ema}
+            self.net.load_state_dict(self.ema, strict=False)
+        try:
+            vals, n = 0.0, 0
+            for b in batches:
+                b = b.to(self.device)
+                out = self.net(b.img0, b.img1, b.t)
+                vals += psnr(out.image, b.gt) * b.gt.shape[0]
+                n += b.gt.shape[0]
+        finally:
+            if saved is not None:
+                self.net.load_state_dict(saved, strict=False)
         return vals / max(n, 1)
 
     def fit(self, sample: Callable[[random.Random], Batch], val: list[Batch] | None = None,
@@ -186,6 +235,8 @@ class Trainer:
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         if self.caltime is not None:
             tensors.update({f"caltime.{k}": v.contiguous() for k, v in self.caltime.state_dict().items()})
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.items()})
         opt = self.opt.state_dict()
         for pid, st in opt["state"].items():
             for name, v in st.items():
@@ -223,6 +274,9 @@ class Trainer:
             caltime = CalTime(int(tensors["caltime.0.weight"].shape[1]))
             caltime.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("caltime.")})
         tr = cls(net, config, caltime, device)
+        if tr.ema is not None:
+            for k in tr.ema:
+                tr.ema[k].copy_(tensors[f"ema.{k}"])
         opt = tr.opt.state_dict()
         state: dict[int, dict[str, Tensor]] = {}
         for k, v in tensors.items():

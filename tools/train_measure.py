@@ -22,9 +22,9 @@ from vsrife.registry import fetch
 from vsrife.train import TrainConfig, Trainer, init_net, make_batch, read_video, split, val_batches, video_source
 
 
-def data(width: int | None, val_crop: int | None, batch: int, interleave: bool = False):
+def data(width: int | None, val_crop: int | None, batch: int, interleave: bool = False, span: int = 2):
     frames = read_video(fetch("footage", log=lambda s: None) / "bigbuckbunny.mp4", width=width)
-    src = video_source(frames, span=2)
+    src = video_source(frames, span=span)
     if interleave:  # every 10th triplet; no training triplet shares a frame with a held-out one
         train, val = split(src, val_fraction=0.1, gap=0, interleave=True)
     else:
@@ -62,6 +62,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, help="peak learning rate (default: finetune 2e-5, ablation 3e-4)")
     ap.add_argument("--augment", choices=("all", "flip", "none"), default="all")
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the validated weights (0: off)")
+    ap.add_argument("--span", type=int, default=2, help="finetune: training windows of up to N frame intervals")
+    ap.add_argument("--aux-weight", type=float, default=0.1, help="finetune: L_rec weight of the earlier blocks")
+    ap.add_argument("--distill-weight", type=float, default=0.01, help="finetune: λ of L_dis")
+    ap.add_argument("--seed", type=int, default=0, help="finetune: seed of the initialisation and the sampler")
     ap.add_argument("--estimate", action="store_true", help="time 10 steps and exit")
     ap.add_argument("--out", type=Path, default=Path("/tmp/vsrife-train"))
     a = ap.parse_args()
@@ -69,13 +73,16 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     steps = 10 if a.estimate else a.steps
     results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop, "augment": a.augment,
-                     "ema": a.ema}
+                     "ema": a.ema, "span": a.span, "aux_weight": a.aux_weight, "distill_weight": a.distill_weight,
+                     "seed": a.seed}
     if a.mode == "finetune":
-        train, val = data(None, None, 2, a.interleave)  # whole held-out frames (1280x704)
+        train, val = data(None, None, 2, a.interleave, a.span)  # whole held-out frames (1280x704), triplets
         results["val"] = "interleaved" if a.interleave else "last 15%"
         lr = a.lr or 2e-5
         cfg = TrainConfig(steps=steps, lr=lr, lr_min=lr / 10, warmup=min(20, steps), batch=a.batch, crop=a.crop,
-                          augment=a.augment, ema=a.ema, val_every=a.val_every if not a.estimate else 10**9)
+                          augment=a.augment, ema=a.ema, aux_weight=a.aux_weight, distill_weight=a.distill_weight,
+                          seed=a.seed,
+                          val_every=a.val_every if not a.estimate else 10**9)
         results["lr"] = lr
         results["distill"] = run("finetune-4.25", "4.25", "4.25", cfg, train, val, a.out)
     else:

@@ -336,3 +336,26 @@ def test_cli_trains_resumes_and_exports(tmp_path: Path, footage: Path, capsys) -
     assert "--out must end in .safetensors" in capsys.readouterr().err
     assert cli_main([*args[:args.index("--crop")], "--crop", "20", "--out", str(out)]) == 2
     assert "--crop must be a multiple of 32 for 4.25-small" in capsys.readouterr().err
+
+
+def test_motion_weighted_crops_pick_the_moving_part() -> None:
+    """``tries`` > 1 takes, of that many random places, the crop where the input frames differ most."""
+    from vsrife.train.data import _crop_aug, _motion
+
+    g = np.random.default_rng(1)
+    still = g.integers(0, 255, (128, 256, 3), dtype=np.uint8)
+    moved = still.copy()
+    moved[:, 192:] = np.roll(still[:, 192:], 5, axis=1)  # only the right quarter moves
+    frames = (still, moved, still)
+
+    def mean_motion(tries: int) -> float:
+        rng, vals = random.Random(0), []
+        for _ in range(40):
+            imgs, _t = _crop_aug(frames, 0.5, 64, rng, "none", tries)
+            vals.append(_motion(imgs[0], imgs[1], 0, 0, 64))
+        return float(np.mean(vals))
+
+    uniform, picked = mean_motion(1), mean_motion(8)
+    assert picked > 2 * uniform > 0
+    with pytest.raises(ValueError, match="crop tries must be >= 1"):
+        _crop_aug(frames, 0.5, 64, random.Random(0), "none", 0)

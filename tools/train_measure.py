@@ -41,7 +41,7 @@ def run(name: str, init: str | None, arch: str, config: TrainConfig, train, val,
 
     def sample(rng: random.Random):
         return make_batch(train, [rng.randrange(len(train)) for _ in range(config.batch)], config.crop, rng,
-                          config.augment)
+                          config.augment, config.crop_tries)
 
     t0 = time.monotonic()
     hist = tr.fit(sample, val, checkpoint=out / f"{name}.ckpt.safetensors", checkpoint_every=100)
@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--aux-weight", type=float, default=0.1, help="finetune: L_rec weight of the earlier blocks")
     ap.add_argument("--distill-weight", type=float, default=0.01, help="finetune: λ of L_dis")
     ap.add_argument("--seed", type=int, default=0, help="finetune: seed of the initialisation and the sampler")
+    ap.add_argument("--motion-crops", type=int, default=1, help="finetune: most-moving of K random crop places")
     ap.add_argument("--estimate", action="store_true", help="time 10 steps and exit")
     ap.add_argument("--out", type=Path, default=Path("/tmp/vsrife-train"))
     a = ap.parse_args()
@@ -74,14 +75,14 @@ def main() -> None:
     steps = 10 if a.estimate else a.steps
     results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop, "augment": a.augment,
                      "ema": a.ema, "span": a.span, "aux_weight": a.aux_weight, "distill_weight": a.distill_weight,
-                     "seed": a.seed}
+                     "seed": a.seed, "motion_crops": a.motion_crops}
     if a.mode == "finetune":
         train, val = data(None, None, 2, a.interleave, a.span)  # whole held-out frames (1280x704), triplets
         results["val"] = "interleaved" if a.interleave else "last 15%"
         lr = a.lr or 2e-5
         cfg = TrainConfig(steps=steps, lr=lr, lr_min=lr / 10, warmup=min(20, steps), batch=a.batch, crop=a.crop,
                           augment=a.augment, ema=a.ema, aux_weight=a.aux_weight, distill_weight=a.distill_weight,
-                          seed=a.seed,
+                          seed=a.seed, crop_tries=a.motion_crops,
                           val_every=a.val_every if not a.estimate else 10**9)
         results["lr"] = lr
         results["distill"] = run("finetune-4.25", "4.25", "4.25", cfg, train, val, a.out)

@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, default=128, help="square random crop in pixels (default 128)")
     p.add_argument("--augment", choices=("all", "flip", "none"), default="all",
                    help="all: flips, time reversal and 90° rotations; flip: no rotations; none (default all)")
+    p.add_argument("--motion-crops", type=int, default=1, metavar="K",
+                   help="take each crop where the frames move most of K random places (default 1: uniform)")
     p.add_argument("--ema", type=float, default=0.0,
                    help="validate and export an exponential moving average of the weights with this decay, "
                         "e.g. 0.99 (default 0: off)")
@@ -96,7 +98,7 @@ def _source(args: argparse.Namespace):
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name in ("steps", "batch", "crop", "val_every"):
+    for name in ("steps", "batch", "crop", "val_every", "motion_crops"):
         if getattr(args, name) < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if args.out.suffix != ".safetensors":
@@ -129,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                               weight_decay=args.weight_decay, batch=args.batch, crop=args.crop,
                               distill=not args.no_distill, distill_weight=args.distill_weight, loss=args.loss,
                               aux_weight=args.aux_weight, augment=args.augment, ema=args.ema,
+                              crop_tries=args.motion_crops,
                               val_every=args.val_every, seed=args.seed)
             torch.manual_seed(args.seed)
             net, caltime = init_net(args.init, args.arch, teacher=cfg.distill)
@@ -146,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
           f"{len(val)} held out, steps {tr.step}->{c.steps}, batch {c.batch}, crop {c.crop}")
 
     def sample(rng: random.Random):
-        return make_batch(train, [rng.randrange(len(train)) for _ in range(c.batch)], c.crop, rng, c.augment)
+        return make_batch(train, [rng.randrange(len(train)) for _ in range(c.batch)], c.crop, rng, c.augment,
+                          c.crop_tries)
 
     try:
         tr.fit(sample, vb, checkpoint=ckpt, checkpoint_every=args.checkpoint_every)

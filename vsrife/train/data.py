@@ -181,12 +181,23 @@ def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
 AUGMENT = ("all", "flip", "none")  # flips + time reversal + 90° rotations; without rotations; nothing
 
 
+def _motion(f0: np.ndarray, f1: np.ndarray, y: int, x: int, crop: int) -> float:
+    """Mean absolute difference of two frames inside a crop (every 4th pixel): how much moves there."""
+    a = f0[y:y + crop:4, x:x + crop:4].astype(np.int16)
+    b = f1[y:y + crop:4, x:x + crop:4].astype(np.int16)
+    return float(np.abs(a - b).mean())
+
+
 def _crop_aug(frames: tuple[np.ndarray, ...], t: float, crop: int, rng: random.Random,
-              augment: bool | str) -> tuple[list[np.ndarray], float]:
+              augment: bool | str, tries: int = 1) -> tuple[list[np.ndarray], float]:
     h, w = frames[0].shape[:2]
     if h < crop or w < crop:
         raise ValueError(f"crop {crop} is larger than the frames ({w}x{h})")
-    y, x = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
+    if tries < 1:
+        raise ValueError(f"crop tries must be >= 1, got {tries}")
+    spots = [(rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)) for _ in range(tries)]
+    # of `tries` random places, the one where the input frames differ most (motion-weighted sampling)
+    y, x = max(spots, key=lambda p: _motion(frames[0], frames[1], p[0], p[1], crop)) if tries > 1 else spots[0]
     imgs = [f[y:y + crop, x:x + crop] for f in frames]
     mode = {True: "all", False: "none"}.get(augment, augment) if isinstance(augment, bool) else augment
     if mode not in AUGMENT:
@@ -209,16 +220,18 @@ def _to_tensor(arrs: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack([np.ascontiguousarray(a) for a in arrs])).permute(0, 3, 1, 2).float() / 255
 
 
-def make_batch(src: FrameSource, idx: list[int], crop: int, rng: random.Random, augment: bool | str = True) -> Batch:
+def make_batch(src: FrameSource, idx: list[int], crop: int, rng: random.Random, augment: bool | str = True,
+               tries: int = 1) -> Batch:
     """Crop (square, ``crop`` pixels) and augment the windows ``idx`` into a :class:`Batch`.
 
     ``augment``: "all" (or True): random vertical/horizontal flips, time reversal and 90° rotations;
     "flip": the same without rotations (keeps the footage's landscape motion statistics); "none" (or False).
+    ``tries`` > 1: each crop is the one of ``tries`` random places where the two input frames differ most.
     """
     a0, a1, ag, ts = [], [], [], []
     for i in idx:
         w = src.windows[i]
-        (f0, f1, g), t = _crop_aug(src.frames(w), w.t, crop, rng, augment)
+        (f0, f1, g), t = _crop_aug(src.frames(w), w.t, crop, rng, augment, tries)
         a0.append(f0)
         a1.append(f1)
         ag.append(g)

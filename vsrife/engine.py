@@ -133,7 +133,7 @@ class Prepared:
 
     img: Tensor  # [1, 3, Hp, Wp]
     feat: Tensor | None
-    src: Tensor | None = None  # CPU fast path: img and feat packed NCHW (img and feat are views of it)
+    src: Tensor | None = None  # CPU fast path: img and feat packed in NHWC memory (img and feat are views of it)
 
 
 class Engine:

@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="all: flips, time reversal and 90° rotations; flip: no rotations; none (default all)")
     p.add_argument("--motion-crops", type=int, default=1, metavar="K",
                    help="take each crop where the frames move most of K random places (default 1: uniform)")
+    p.add_argument("--freeze", default="", metavar="MODULES",
+                   help="comma-separated student modules kept fixed, e.g. block0,block1 (the coarse blocks) or "
+                        "encode; default: train everything")
     p.add_argument("--ema", type=float, default=0.0,
                    help="validate and export an exponential moving average of the weights with this decay, "
                         "e.g. 0.99 (default 0: off)")
@@ -132,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                               distill=not args.no_distill, distill_weight=args.distill_weight, loss=args.loss,
                               aux_weight=args.aux_weight, augment=args.augment, ema=args.ema,
                               crop_tries=args.motion_crops,
+                              freeze=tuple(n.strip() for n in args.freeze.split(",") if n.strip()),
                               val_every=args.val_every, seed=args.seed)
             torch.manual_seed(args.seed)
             net, caltime = init_net(args.init, args.arch, teacher=cfg.distill)

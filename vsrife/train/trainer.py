@@ -47,6 +47,7 @@ class TrainConfig:
     augment: str = "all"  # "all", "flip" (no 90° rotations) or "none"; see data.make_batch
     ema: float = 0.0  # decay of an exponential moving average of the student weights (0: off)
     crop_tries: int = 1  # each crop: the most-moving of this many random places (1: uniform)
+    freeze: tuple[str, ...] = ()  # student modules kept fixed, e.g. ("block0", "block1", "encode")
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup`` steps, then cosine from ``lr`` down to ``lr_min`` at ``steps``."""
@@ -110,6 +111,23 @@ def export_student(net: IFNet, path: str | Path, state: dict[str, Tensor] | None
     return path
 
 
+def freezable(net: IFNet) -> list[str]:
+    """Names of the student modules that ``TrainConfig.freeze`` may name (coarse to fine, then the rest)."""
+    names = [f"block{i}" for i in range(len(net.blocks))]
+    return names + [n for n in ("encode", "contextnet", "unet") if hasattr(net, n)]
+
+
+def freeze_modules(net: IFNet, names: tuple[str, ...]) -> None:
+    """Keep the named student modules fixed (no gradient, not in the optimiser); the rest trains."""
+    allowed = freezable(net)
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise ValueError(f"freeze: unknown module {', '.join(map(repr, bad))} for {net.arch.name}; "
+                         f"allowed: {', '.join(allowed)}")
+    for n, p in net.named_parameters():
+        p.requires_grad_(n.split(".", 1)[0] not in names)
+
+
 class Trainer:
     """Privileged-distillation training of ``net`` (its teacher block is used when ``config.distill``)."""
 
@@ -126,7 +144,10 @@ class Trainer:
         self.rng = random.Random(config.seed)
         if not 0.0 <= config.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {config.ema}")
-        self.opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        config.freeze = tuple(config.freeze)
+        freeze_modules(net, config.freeze)
+        self.opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=config.lr,
+                                     weight_decay=config.weight_decay)
         self.history: list[dict[str, float]] = []
         # EMA of the student (validated and exported instead of the raw weights when config.ema > 0)
         self.ema: dict[str, Tensor] | None = (

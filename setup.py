@@ -24,6 +24,8 @@ from setuptools.dist import Distribution
 HERE = Path(__file__).resolve().parent
 SHIM_SRC = Path("plugin") / "rife_shim.c"
 SHIM_OUT = Path("build") / "plugin" / "librife_vsrife.so"
+FUSED_SRC = Path("vsrife") / "csrc" / "fused.c"
+FUSED_OUT = Path("vsrife") / "_fused.so"  # in the package folder, so that editable installs find it too
 
 
 def _version() -> str:
@@ -66,7 +68,7 @@ def _c_string(s: str) -> str:
 
 
 class build_shim(Command):  # noqa: N801 - setuptools command naming
-    """Compile plugin/rife_shim.c into build/plugin/librife_vsrife.so."""
+    """Compile plugin/rife_shim.c into build/plugin/librife_vsrife.so and vsrife/csrc/fused.c into vsrife/_fused.so."""
 
     description = "compile the VapourSynth shim plugin"
     user_options: ClassVar[list] = []
@@ -90,6 +92,11 @@ class build_shim(Command):  # noqa: N801 - setuptools command naming
                str(HERE / SHIM_SRC), "-o", str(out), "-ldl", "-lpthread"]
         self.announce(" ".join(shlex.quote(c) for c in cmd), level=2)
         subprocess.run(cmd, check=True)
+        # the fused CPU kernels (vsrife/fused.py loads them with ctypes; the torch path is used without them)
+        fused = [*cc, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wall", "-Wno-psabi", "-fvisibility=hidden",
+                 str(HERE / FUSED_SRC), "-o", str(HERE / FUSED_OUT), "-lm"]
+        self.announce(" ".join(shlex.quote(c) for c in fused), level=2)
+        subprocess.run(fused, check=True)
 
 
 class build_with_shim(build):  # noqa: N801
@@ -125,7 +132,7 @@ setup(
     license="MIT",
     python_requires=">=3.12",
     packages=find_packages(include=["vsrife", "vsrife.*"]),
-    package_data={"vsrife": ["LICENSE-RIFE-weights.txt", "*.pyi", "py.typed"]},
+    package_data={"vsrife": ["LICENSE-RIFE-weights.txt", "*.pyi", "py.typed", "_fused.so", "csrc/*.c"]},
     include_package_data=True,
     install_requires=[
         "vapoursynth==81",

@@ -102,7 +102,9 @@ CASES: dict[str, tuple[str, str, str]] = {
     "sc=2": ("args", "RIFE(CLIP, sc=2)", r"sc must be a bool"),
     "ensemble='yes'": ("args", "RIFE(CLIP, ensemble='yes')", r"ensemble must be a bool"),
     "ensemble with 3.1": ("args", "RIFE(CLIP, model='3.1', ensemble=True)", r"ensemble=True is not supported by"),
-    "fp16 on cpu": ("args", "RIFE(CLIP, device='cpu', fp16=True)", r"fp16=True needs a CUDA device"),
+    "fp16 on cpu, 3.1": ("args", "RIFE(CLIP, device='cpu', fp16=True, model='3.1')",
+                         r"fp16=True on the CPU (runs the convolutions in bfloat16 and needs a CPU with native bf16"
+                         r"|needs the CPU fast path: model 4.25, or 4.0 with ensemble=False \(got 3.1)"),
     "device='tpu'": ("args", "RIFE(CLIP, device='tpu')", r"device 'tpu' .*allowed: 'cpu', 'cuda'"),
     "device='cuda:7'": ("args", "RIFE(CLIP, device='cuda:7')", r"device 'cuda:7' (is not available|does not exist)"),
     "device=5": ("args", "RIFE(CLIP, device=5)", r"device must be a string"),

@@ -107,6 +107,13 @@ def test_loss_terms_as_specified(net425, triplets: Batch) -> None:
         assert float(distill_loss([flow], [img], perfect, b.gt)) == pytest.approx(float(wrong), rel=1e-4)
         useless = TeacherOutput(flow + 1, out.mask_logit, (b.gt + 0.5).clamp(0, 1) * 0 + 2)
         assert float(distill_loss([flow], [img], useless, b.gt)) == 0.0
+        # the other reconstruction losses: plain L1 and mean squared error, same block weights
+        for kind, fn in (("l1", torch.nn.functional.l1_loss), ("l2", torch.nn.functional.mse_loss)):
+            other = compute_losses(out, tea, b.gt, kind=kind)
+            blocks = [fn(m, b.gt) for m in out.merged]
+            assert torch.allclose(other.rec, blocks[-1] + 0.1 * sum(blocks[:-1]))
+        with pytest.raises(ValueError, match="loss must be 'lap', 'l1' or 'l2'"):
+            compute_losses(out, tea, b.gt, kind="l3")
         # no distillation: the teacher terms are zero
         off = compute_losses(out, None, b.gt)
         assert float(off.rec_teacher) == 0.0 and float(off.dis) == 0.0 and torch.allclose(off.total, off.rec)
@@ -165,6 +172,21 @@ def test_validation_split_shares_no_frames(footage: Path, interleave: bool) -> N
     used = {f for w in train.windows for f in range(w.i0, w.i1 + 1)}
     assert len(val) >= 3 and len(train) >= 3 and not held & used
     assert (min(held) < max(used)) == interleave  # interleaved: held-out windows lie between training ones
+
+
+def test_validation_split_guarding_only_targets(footage: Path) -> None:
+    """guard="targets": training windows may use held-out inputs, never a held-out ground-truth frame."""
+    frames = bs_read_video(footage / "bikes.mp4", max_frames=60, width=96)
+    src = video_source(frames, span=2)
+    strict, val = split(src, 0.1, gap=0, interleave=True)
+    loose, val2 = split(src, 0.1, gap=0, interleave=True, guard="targets")
+    assert [w.i0 for w in val.windows] == [w.i0 for w in val2.windows]
+    targets = {f for w in val.windows for f in range(w.i0 + 1, w.i1)}
+    used = {f for w in loose.windows for f in range(w.i0, w.i1 + 1)}
+    assert not targets & used
+    assert len(loose) > len(strict)
+    with pytest.raises(ValueError, match="guard must be 'frames' or 'targets'"):
+        split(src, 0.1, guard="inputs")
 
 
 def test_augmentation_keeps_triplets_consistent(bbb: np.ndarray) -> None:

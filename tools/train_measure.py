@@ -22,11 +22,12 @@ from vsrife.registry import fetch
 from vsrife.train import TrainConfig, Trainer, init_net, make_batch, read_video, split, val_batches, video_source
 
 
-def data(width: int | None, val_crop: int | None, batch: int, interleave: bool = False, span: int = 2):
+def data(width: int | None, val_crop: int | None, batch: int, interleave: bool = False, span: int = 2,
+         guard: str = "frames"):
     frames = read_video(fetch("footage", log=lambda s: None) / "bigbuckbunny.mp4", width=width)
     src = video_source(frames, span=span)
     if interleave:  # every 10th triplet; no training triplet shares a frame with a held-out one
-        train, val = split(src, val_fraction=0.1, gap=0, interleave=True)
+        train, val = split(src, val_fraction=0.1, gap=0, interleave=True, guard=guard)
     else:
         train, val = split(src, val_fraction=0.15, gap=2)
     print(f"{len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]}: {len(train)} train / {len(val)} "
@@ -67,8 +68,11 @@ def main() -> None:
     ap.add_argument("--distill-weight", type=float, default=0.01, help="finetune: λ of L_dis")
     ap.add_argument("--seed", type=int, default=0, help="finetune: seed of the initialisation and the sampler")
     ap.add_argument("--motion-crops", type=int, default=1, help="finetune: most-moving of K random crop places")
-    ap.add_argument("--loss", choices=("lap", "l1"), default="lap", help="finetune: reconstruction loss")
+    ap.add_argument("--loss", choices=("lap", "l1", "l2"), default="lap", help="finetune: reconstruction loss")
     ap.add_argument("--freeze", default="", help="finetune: comma-separated student modules kept fixed")
+    ap.add_argument("--guard", choices=("frames", "targets"), default="frames",
+                    help="finetune --interleave: keep out of training every window sharing a frame with a held-out "
+                         "one (frames) or only those containing a held-out ground-truth frame (targets)")
     ap.add_argument("--estimate", action="store_true", help="time 10 steps and exit")
     ap.add_argument("--out", type=Path, default=Path("/tmp/vsrife-train"))
     a = ap.parse_args()
@@ -78,9 +82,9 @@ def main() -> None:
     results: dict = {"mode": a.mode, "steps": steps, "batch": a.batch, "crop": a.crop, "augment": a.augment,
                      "ema": a.ema, "span": a.span, "aux_weight": a.aux_weight, "distill_weight": a.distill_weight,
                      "seed": a.seed, "motion_crops": a.motion_crops,
-               "freeze": a.freeze, "loss": a.loss}
+               "freeze": a.freeze, "loss": a.loss, "guard": a.guard}
     if a.mode == "finetune":
-        train, val = data(None, None, 2, a.interleave, a.span)  # whole held-out frames (1280x704), triplets
+        train, val = data(None, None, 2, a.interleave, a.span, a.guard)  # whole held-out frames (1280x704), triplets
         results["val"] = "interleaved" if a.interleave else "last 15%"
         lr = a.lr or 2e-5
         cfg = TrainConfig(steps=steps, lr=lr, lr_min=lr / 10, warmup=min(20, steps), batch=a.batch, crop=a.crop,

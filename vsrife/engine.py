@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .fast import FastV4, supports
+from .fast import FastV4, bf16_supported, supports
 from .loading import load_model
 from .model import ARCHS, Arch, IFNet
 
@@ -44,7 +44,7 @@ BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 
 _MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
 _MODELS_LOCK = threading.Lock()
-_FAST: weakref.WeakKeyDictionary[IFNet, FastV4] = weakref.WeakKeyDictionary()  # net -> its CPU fast path
+_FAST: weakref.WeakKeyDictionary[IFNet, dict[torch.dtype, FastV4]] = weakref.WeakKeyDictionary()  # CPU fast paths
 _TOTAL_THREADS: list[int] = []  # torch's intra-op thread count when the first engine was made
 
 
@@ -71,16 +71,21 @@ def default_streams(device: torch.device) -> int:
     return min(4, total_threads())
 
 
-def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool) -> FastV4 | None:
-    """The CPU fast path (NHWC, folded gains) for fp32 4.x models (ensemble: 4.25 only); $VSRIFE_FAST=0: off."""
+def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool,
+               conv_dtype: torch.dtype = torch.float32) -> FastV4 | None:
+    """The CPU fast path (NHWC, folded gains) for fp32 4.x models (ensemble: 4.25 only); $VSRIFE_FAST=0: off.
+
+    ``conv_dtype`` bfloat16: the blocks' convolutions in bf16 (``fp16=True`` on the CPU).
+    """
     if device.type != "cpu" or dtype != torch.float32 or not supports(net) or (ensemble and not net.arch.encoder):
         return None
     if os.environ.get("VSRIFE_FAST", "1") == "0":
         return None
     with _MODELS_LOCK:
-        fast = _FAST.get(net)
+        per_dtype = _FAST.setdefault(net, {})
+        fast = per_dtype.get(conv_dtype)
         if fast is None:
-            fast = _FAST[net] = FastV4(net)
+            fast = per_dtype[conv_dtype] = FastV4(net, conv_dtype)
         return fast
 
 
@@ -158,9 +163,11 @@ class Engine:
         if pad_mode not in ("replicate", "reflect", "constant"):
             raise ValueError(f"pad_mode must be 'replicate', 'reflect' or 'constant', not {pad_mode!r}")
         self.device = resolve_device(device)
-        if fp16 and self.device.type != "cuda":
-            raise ValueError("fp16=True needs a CUDA device; on the CPU the model runs in fp32")
-        self.dtype = torch.float16 if fp16 else torch.float32
+        cpu_half = bool(fp16) and self.device.type == "cpu"
+        if cpu_half and not bf16_supported():
+            raise ValueError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
+                             "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
+        self.dtype = torch.float16 if fp16 and not cpu_half else torch.float32
         self.scale, self.pad_mode = float(scale), pad_mode
         key = (model if model_path is None else str(Path(model_path).expanduser().resolve()), self.device, self.dtype)
         with _MODELS_LOCK:
@@ -178,7 +185,12 @@ class Engine:
         if self.ensemble and self.arch.refine == "v31":
             raise ValueError("ensemble=True is not supported by model 3.1; allowed with 4.25, 4.0 and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
-        self.fast = _fast_path(net, self.device, self.dtype, self.ensemble)
+        self.fast = _fast_path(net, self.device, self.dtype, self.ensemble,
+                               torch.bfloat16 if cpu_half else torch.float32)
+        if cpu_half and self.fast is None:
+            raise ValueError(f"fp16=True on the CPU needs the CPU fast path: model 4.25, or 4.0 with ensemble=False "
+                             f"(got {self.arch.name}, ensemble={self.ensemble}), and $VSRIFE_FAST not 0")
+        self.fp16 = bool(fp16)
         if streams is not None and (isinstance(streams, bool) or not isinstance(streams, int)
                                     or not 1 <= streams <= 64):
             raise ValueError(f"streams must be an integer in 1..64, got {streams!r}")
@@ -419,8 +431,9 @@ class Engine:
                         # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
                         # (counted as one model call: the pair's timesteps are still handled together)
                         self._count_call()
-                        out = torch.cat([self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale,
-                                                               ensemble=self.ensemble) for k in range(n)])
+                        outs = [self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale,
+                                                      ensemble=self.ensemble) for k in range(n)]
+                        out = outs[0] if n == 1 else torch.cat(outs)
                     else:
                         out = self._run(a, b, tt, p0.feat, p1.feat)
                 else:

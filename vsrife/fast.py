@@ -25,11 +25,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import fused
 from .model import IFBlock, IFNet, ResConv, resize
 
-__all__ = ["FastV4", "supports"]
+__all__ = ["FastV4", "bf16_supported", "supports"]
 
 CL = torch.channels_last
+
+
+def bf16_supported() -> bool:
+    """True when oneDNN runs bfloat16 convolutions natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def supports(net: IFNet) -> bool:
@@ -73,9 +82,10 @@ def cat_nhwc(parts: list[Tensor]) -> Tensor:
 class _FastBlock(nn.Module):
     """One IFBlock with folded ResConv gains; input is already at the block's resolution."""
 
-    def __init__(self, block: IFBlock) -> None:
+    def __init__(self, block: IFBlock, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         a = block.arch
+        self.dtype = dtype
         self.body, self.head = a.body, a.head
         self.conv0 = copy.deepcopy(block.conv0)
         if a.body == "beta":
@@ -100,14 +110,18 @@ class _FastBlock(nn.Module):
                 cut.weight.copy_(deconv.weight[:, :4 * 5])
                 cut.bias.copy_(deconv.bias[:4 * 5])
             self.last5 = nn.Sequential(cut, nn.PixelShuffle(2))
+        self.to(dtype)
 
-    def forward(self, x: Tensor, scale: float, channels: int | None = None) -> tuple[Tensor, float]:
+    def forward(self, x: Tensor, scale: float, channels: int | None = None,
+                pre: bool = False) -> tuple[Tensor, float, bool]:
         """Flow (4), mask (1) and features at the block's output resolution, and the factor to full size.
 
         The flow is already multiplied by that factor (resizing is linear, so scaling before equals after).
-        Only the first ``channels`` are returned if given.
+        Only the first ``channels`` are returned if given.  With ``pre`` a shuffle head returns its output before
+        PixelShuffle(2) (third value True), which :mod:`vsrife.fused` reads in place.  The block computes and
+        returns its ``dtype`` (bfloat16 for ``FastV4(..., dtype=torch.bfloat16)``; the kernels read it as it is).
         """
-        feat = self.conv0(x)
+        feat = self.conv0(x.to(self.dtype))
         if self.body == "beta":
             for conv in self.convs:
                 y = conv(feat)
@@ -115,16 +129,35 @@ class _FastBlock(nn.Module):
                 feat = F.leaky_relu_(y, 0.2)
         else:
             feat = self.convblock(feat) + feat
+        pre = pre and self.head == "shuffle"  # skip PixelShuffle(2): the fused kernels read the layout before it
         if channels == 5 and self.last5 is not None:
-            out = self.last5(feat)
+            out = self.last5[0](feat) if pre else self.last5(feat)
         else:
-            out = self.lastconv(feat)
+            out = self.lastconv[0](feat) if pre else self.lastconv(feat)
             if channels is not None:
-                out = out[:, :channels]
+                out = out[:, :channels * (4 if pre else 1)]
         up = scale if self.head == "shuffle" else scale * 2
-        if up != 1:
-            out[:, :4].mul_(up)
-        return out, up
+        if up != 1:  # exact in bfloat16 too: the factors are powers of 2
+            out[:, :16 if pre else 4].mul_(up)  # before the shuffle, channel k*4 + i is channel k's sub-pixel i
+        return out, up, pre
+
+
+def _post(out: tuple[Tensor, float, bool]) -> Tensor:
+    """A block output as float32 after the head's PixelShuffle (which ``pre`` outputs skipped)."""
+    d = out[0].float()
+    return F.pixel_shuffle(d, 2) if out[2] else d
+
+
+def input_order(c: int, nf: int) -> list[int]:
+    """The eager IFBlock input channel of each channel in FastV4's order, for the blocks after the first.
+
+    Eager order: w0[:3], w1[:3], w0[3:], w1[3:], t, mask, features (nf), flow / s (4), with c channels per warped
+    source (3, or 7 with 4.25's encoder features).  FastV4 (and ``vsrife.fused``) order: w0 (c), w1 (c),
+    flow / s, mask, features, t: each warped source stays whole and the kernel stores whole vectors.
+    """
+    x = c - 3
+    return [0, 1, 2, *range(6, 6 + x), 3, 4, 5, *range(6 + x, 6 + 2 * x),  # w0, w1
+            *range(2 * c + 2 + nf, 2 * c + 6 + nf), 2 * c + 1, *range(2 * c + 2, 2 * c + 2 + nf), 2 * c]
 
 
 def sample_rows(n: int, s: int) -> Tensor:
@@ -165,14 +198,28 @@ def _sparse_grid(h: int, w: int, s: int, device: torch.device) -> tuple[Tensor, 
 
 
 class FastV4(nn.Module):
-    """Inference-only v4 IFNet (no refine net; ensemble for 4.25 only); same weights, NHWC."""
+    """Inference-only v4 IFNet (no refine net; ensemble for 4.25 only); same weights, NHWC.
 
-    def __init__(self, net: IFNet) -> None:
+    ``dtype=torch.bfloat16`` runs the IFBlocks' convolutions in bfloat16 (for CPUs with native bf16
+    instructions, see :func:`bf16_supported`); the encoder, warps, flows and the output stay float32.
+    """
+
+    def __init__(self, net: IFNet, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if not supports(net):
             raise ValueError(f"FastV4 supports the 4.x models, not {net.arch.name}")
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"FastV4 dtype must be torch.float32 or torch.bfloat16, not {dtype}")
         self.arch = net.arch
-        self.blocks = nn.ModuleList(_FastBlock(b) for b in net.blocks)
+        self.dtype = dtype
+        self.blocks = nn.ModuleList(_FastBlock(b, dtype) for b in net.blocks)
+        c = 7 if net.arch.encoder else 3
+        for blk in list(self.blocks)[1:]:  # blocks after the first read their inputs in the fused kernels' order
+            conv = blk.conv0[0][0]
+            with torch.no_grad():
+                conv.weight.copy_(conv.weight[:, input_order(c, conv.in_channels - 2 * c - 6)])
+        # the encoder stays fp32 with bf16 blocks: in bf16 it would save ~10 ms per 720p frame but cost
+        # ~12 dB of the margin (worst of 24 real pairs 57 dB instead of 69 dB against fp32 eager)
         self.encoder = copy.deepcopy(net.encode) if net.arch.encoder else None
         self.eval().to(memory_format=CL)
 
@@ -193,7 +240,7 @@ class FastV4(nn.Module):
         if self.encoder is None:
             return img.contiguous(memory_format=CL)
         feat = self.encode_frame(img) if feat is None else feat
-        return torch.cat((img, feat), 1).contiguous(memory_format=CL)
+        return cat_nhwc([img, feat])
 
     def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, f0: Tensor | None = None,
                 f1: Tensor | None = None, scale: float = 1.0, ensemble: bool = False) -> Tensor:
@@ -216,7 +263,11 @@ class FastV4(nn.Module):
         if timestep.dim() < 2:
             timestep = timestep.view(n, 1, 1, 1)
         if not ensemble:
-            flow, logit, w0, w1 = self._pass(x0, x1, timestep, scales, n)
+            outs, flow, logit, done = self._blocks(x0, x1, timestep, scales, n)
+            if fused.usable(x0, outs, 1):
+                return fused.final(x0, x1, outs, a.mask_accumulate)
+            flow, logit, _, _ = self._full(outs, flow, logit, done)
+            w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         else:
             flow, logit, _, _ = self._pass(x0, x1, timestep, scales, n, warp_last=False)
             rflow, rlogit, _, _ = self._pass(x1, x0, 1 - timestep, scales, n, warp_last=False)
@@ -227,35 +278,52 @@ class FastV4(nn.Module):
 
     def _pass(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float], n: int,
               warp_last: bool = True) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """One coarse-to-fine pass: final flow, mask logit and (optionally) both warped frames.
+        """One coarse-to-fine pass: final flow, mask logit and (optionally) both warped frames."""
+        outs, flow, mask, done = self._blocks(x0, x1, timestep, scales, n)
+        flow, mask, _, _ = self._full(outs, flow, mask, done)
+        if not warp_last:
+            return flow, mask, None, None
+        return flow, mask, warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
+
+    def _blocks(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float],
+                n: int) -> tuple[list[tuple[Tensor, float, bool]], Tensor | None, Tensor | None, int]:
+        """Run the blocks: their raw outputs, and the full-resolution flow/mask state ``_full`` continues from.
 
         A block at 1/s resolution reads its full-resolution inputs (warped frames, flow, mask, features)
         through a bilinear 1/s downscale, which for an even s >= 4 reads only 2 of every s rows and
         columns.  Those blocks get their inputs computed at just those points (flow and mask resized
         there from the earlier blocks' outputs, frames warped there), a 2x2 mean giving the downscale;
-        full-resolution flow is formed only for the blocks at s <= 2 and the output.
+        full-resolution flow is formed only for the blocks at s <= 2 and the output.  With the fused
+        kernels (:mod:`vsrife.fused`) every block after the first gets its input in one pass instead.
         """
         a = self.arch
         per_pixel = timestep.shape[-1] > 1 or timestep.shape[-2] > 1
         hh, ww = x0.shape[-2:]
         norm = torch.tensor([2.0 / max(ww - 1, 1), 2.0 / max(hh - 1, 1)], device=x0.device)
-        outs: list[tuple[Tensor, float]] = []  # every block's raw output and its factor to full size
+        outs: list[tuple[Tensor, float, bool]] = []  # every block's raw output, its factor to full size, pre
         flow = mask = feat = None  # full resolution, formed lazily from `outs`
+        pre = fused.available() and n == 1 and x0.dtype == torch.float32  # heads may skip their PixelShuffle
         done = 0  # outputs already summed into `flow` (and `mask` when it accumulates)
         for i, (block, s) in enumerate(zip(self.blocks, scales, strict=True)):
             low = lambda x, s=s: resize(x, 1.0 / s)  # noqa: E731
             h, w = low(x0[:1, :1]).shape[-2:]
             t = low(timestep.expand(n, 1, -1, -1)) if per_pixel else timestep.expand(n, 1, h, w)
             last = i == len(scales) - 1
+            if i > 0 and not per_pixel and fused.usable(x0, outs, s):
+                nfeat = fused.channels(outs[-1]) - 5 if a.encoder else 0
+                outs.append(block(fused.block_input(x0, x1, outs, a.mask_accumulate, nfeat, int(s),
+                                                    float(timestep.reshape(-1)[0]), block.dtype), s,
+                                  5 if last else None, pre))
+                continue
             if i == 0:  # block 0 takes img0, img1, (f0, f1,) t in that order
                 l0, l1 = low(x0), low(x1)
                 parts = [l0[:, :3], l1[:, :3], l0[:, 3:], l1[:, 3:], t] if a.encoder else [l0, l1, t]
             elif float(s).is_integer() and int(s) % 2 == 0 and s >= 4:
                 gat, base = _sparse_grid(hh, ww, int(s), x0.device)
-                at = resize_at(outs[-1][0], gat)  # the latest block's flow, mask and features at the points
+                at = resize_at(_post(outs[-1]), gat)  # the latest block's flow, mask and features at the points
                 fl, mk = at[:, :4], at[:, 4:5]
-                for d, _up in outs[:-1]:
-                    prev = resize_at(d[:, :5] if a.mask_accumulate else d[:, :4], gat)
+                for o in outs[:-1]:
+                    prev = resize_at(_post(o)[:, :5 if a.mask_accumulate else 4], gat)
                     fl = fl + prev[:, :4]
                     mk = mk + prev[:, 4:5] if a.mask_accumulate else mk
                 grid = torch.addcmul(base, fl.permute(0, 2, 3, 1)[..., :2], norm)
@@ -263,37 +331,26 @@ class FastV4(nn.Module):
                 grid = torch.addcmul(base, fl.permute(0, 2, 3, 1)[..., 2:4], norm)
                 wx1 = F.grid_sample(x1, grid, mode="bilinear", padding_mode="border", align_corners=True)
                 pool = lambda x: F.avg_pool2d(x, 2)  # noqa: E731  (= the 1/s bilinear downscale)
-                if a.encoder:
-                    parts = [pool(wx0[:, :3]), pool(wx1[:, :3]), pool(wx0[:, 3:]), pool(wx1[:, 3:]), t, pool(mk),
-                             pool(at[:, 5:]), pool(fl) / s]
-                else:
-                    parts = [pool(wx0), pool(wx1), t, pool(mk), pool(fl) / s]
+                feats = [pool(at[:, 5:])] if a.encoder else []
+                parts = [pool(wx0), pool(wx1), pool(fl) / s, pool(mk), *feats, t]
             else:
                 flow, mask, feat, done = self._full(outs, flow, mask, done)
                 wx0, wx1 = warp_nchw(x0, flow[:, :2]), warp_nchw(x1, flow[:, 2:4])
-                if a.encoder:
-                    parts = [low(wx0[:, :3]), low(wx1[:, :3]), low(wx0[:, 3:]), low(wx1[:, 3:]), t, low(mask),
-                             low(feat), low(flow) / s]
-                else:
-                    parts = [low(wx0), low(wx1), t, low(mask), low(flow) / s]
-            outs.append(block(cat_nhwc(parts), s, 5 if last else None))
-        flow, mask, _, _ = self._full(outs, flow, mask, done)
-        if not warp_last:
-            return flow, mask, None, None
-        return flow, mask, warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
+                feats = [low(feat)] if a.encoder else []
+                parts = [low(wx0), low(wx1), low(flow) / s, low(mask), *feats, t]
+            outs.append(block(cat_nhwc(parts), s, 5 if last else None, pre))
+        return outs, flow, mask, done
 
-    def _full(self, outs: list[tuple[Tensor, float]], flow: Tensor | None, mask: Tensor | None,
+    def _full(self, outs: list[tuple[Tensor, float, bool]], flow: Tensor | None, mask: Tensor | None,
               done: int) -> tuple[Tensor, Tensor, Tensor | None, int]:
         """Full-resolution flow, mask and features after the blocks in ``outs`` (``done`` already in flow)."""
         acc = self.arch.mask_accumulate
         for k in range(done, len(outs) - 1):  # earlier outputs: only what accumulates
-            d, up = outs[k]
-            r = resize(d[:, :5] if acc else d[:, :4], up)
+            r = resize(_post(outs[k])[:, :5 if acc else 4], outs[k][1])
             flow = r[:, :4] if flow is None else flow + r[:, :4]
             if acc:
                 mask = r[:, 4:5] if mask is None else mask + r[:, 4:5]
-        d, up = outs[-1]
-        r = resize(d, up)
+        r = resize(_post(outs[-1]), outs[-1][1])
         flow = r[:, :4] if flow is None else flow + r[:, :4]
         mask = r[:, 4:5] if mask is None or not acc else mask + r[:, 4:5]
         feat = r[:, 5:] if self.arch.encoder and r.shape[1] > 5 else None

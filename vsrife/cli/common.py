@@ -49,7 +49,8 @@ def add_filter_args(p: argparse.ArgumentParser, rate: bool = True, scenes: bool 
     g.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None,
                    help="average forward and reversed passes (slower, a little better)")
     g.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
-    g.add_argument("--fp16", action="store_true", default=None, help="half precision (CUDA only)")
+    g.add_argument("--fp16", action="store_true", default=None,
+                   help="half precision: fp16 (CUDA), bf16 convolutions (CPUs with bf16)")
     if not scenes:
         return
     g = p.add_argument_group("scene cuts and duplicates")

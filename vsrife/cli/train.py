@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="student weights to write (.safetensors)")
     p.add_argument("--no-distill", action="store_true", help="no teacher, L = L_rec only (ablation)")
     p.add_argument("--distill-weight", type=float, default=0.01, help="λ (default 0.01)")
-    p.add_argument("--loss", choices=("lap", "l1"), default="lap", help="reconstruction loss (default lap)")
+    p.add_argument("--loss", choices=("lap", "l1", "l2"), default="lap", help="reconstruction loss (default lap)")
     p.add_argument("--aux-weight", type=float, default=0.1,
                    help="weight of the earlier blocks' reconstruction loss (default 0.1; the last block has 1)")
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")

@@ -152,12 +152,16 @@ def video_source(frames: list[np.ndarray], span: int = 2, cut: float = 0.12, sta
 
 
 def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
-          interleave: bool = False) -> tuple[FrameSource, FrameSource]:
+          interleave: bool = False, guard: str = "frames") -> tuple[FrameSource, FrameSource]:
     """Hold out windows for validation; no training window shares a frame with (or comes within ``gap`` of) them.
 
     By default the last ``val_fraction`` of the windows (by position) is held out; with ``interleave`` the
-    every ``round(1 / val_fraction)``-th of the shortest windows (in order) is.
+    every ``round(1 / val_fraction)``-th of the shortest windows (in order) is.  ``guard="targets"`` keeps out
+    of training only the windows that contain a held-out window's ground-truth (inner) frames, as input or
+    target; the held-out windows' outer (input) frames may then appear in training, and ``gap`` is not used.
     """
+    if guard not in ("frames", "targets"):
+        raise ValueError(f"guard must be 'frames' or 'targets', got {guard!r}")
     n = len(src)
     if n < 2:
         raise ValueError("need at least 2 samples to hold some out for validation")
@@ -168,8 +172,9 @@ def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
         val = [i for i in order if src.windows[i].i1 - src.windows[i].i0 == shortest][step // 2::step]
     else:
         val = order[-max(1, round(n * val_fraction)):]
+    lo, hi = (1, 0) if guard == "targets" else (-gap, gap + 1)
     taken = {(src.windows[i].seq, f) for i in val
-             for f in range(src.windows[i].i0 - gap, src.windows[i].i1 + gap + 1)}
+             for f in range(src.windows[i].i0 + lo, src.windows[i].i1 + hi)}
     held = set(val)
     train = [i for i in order if i not in held and not any(
         (src.windows[i].seq, f) in taken for f in range(src.windows[i].i0, src.windows[i].i1 + 1))]

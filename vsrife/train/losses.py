@@ -44,12 +44,14 @@ def laplacian_loss(pred: Tensor, target: Tensor, levels: int = 5) -> Tensor:
 
 
 def reconstruction_loss(pred: Tensor, target: Tensor, kind: str = "lap") -> Tensor:
-    """``kind`` "lap" (Laplacian pyramid L1) or "l1"."""
+    """``kind`` "lap" (Laplacian pyramid L1), "l1" or "l2" (mean squared error: what PSNR measures)."""
     if kind == "lap":
         return laplacian_loss(pred, target)
     if kind == "l1":
         return F.l1_loss(pred, target)
-    raise ValueError(f"loss must be 'lap' or 'l1', got {kind!r}")
+    if kind == "l2":
+        return F.mse_loss(pred, target)
+    raise ValueError(f"loss must be 'lap', 'l1' or 'l2', got {kind!r}")
 
 
 def distill_loss(flows: list[Tensor], merged: list[Tensor], teacher: TeacherOutput, gt: Tensor,

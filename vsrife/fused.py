@@ -1,0 +1,154 @@
+"""ctypes binding of ``csrc/fused.c``: fused full-resolution stages of the v4 forward pass on the CPU.
+
+The library (``_fused*.so`` next to this file) is compiled by ``setup.py`` together with the plugin shim.
+Without it, or with ``$VSRIFE_FUSED=0``, :class:`~vsrife.fast.FastV4` uses its torch path; both give the
+same frames up to float rounding (tested).  Row bands run on ``torch.get_num_threads()`` threads
+(ctypes releases the GIL during the call).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+__all__ = ["available", "block_input", "final", "library_path"]
+
+CL = torch.channels_last
+
+
+class _Level(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("h", ctypes.c_int), ("w", ctypes.c_int), ("c", ctypes.c_int),
+                ("up", ctypes.c_int), ("bf16", ctypes.c_int), ("shuf", ctypes.c_int)]
+
+
+def library_path() -> Path | None:
+    """The compiled library, if it was built."""
+    here = Path(__file__).resolve().parent
+    for p in sorted(here.glob("_fused*.so")):
+        return p
+    return None
+
+
+@cache
+def _lib() -> ctypes.CDLL | None:
+    if os.environ.get("VSRIFE_FUSED", "1") == "0":
+        return None
+    path = library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError:
+        return None
+    i, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+    lib.vsrife_block_input.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, i, i, f, p, i, i, i]
+    lib.vsrife_block_input.restype = i
+    lib.vsrife_final.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, p, i, i]
+    lib.vsrife_final.restype = i
+    return lib
+
+
+def available() -> bool:
+    """True when the fused kernels are built and enabled."""
+    return _lib() is not None
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _bands(fn, rows: int) -> None:
+    """Run ``fn(y0, y1)`` over row bands on torch's thread count."""
+    global _POOL
+    k = max(1, min(torch.get_num_threads(), rows))
+    if k == 1:
+        codes = [fn(0, rows)]
+    else:
+        if _POOL is None or _POOL._max_workers < k:
+            _POOL = ThreadPoolExecutor(max_workers=k, thread_name_prefix="vsrife-fused")
+        edges = [rows * j // k for j in range(k + 1)]
+        codes = list(_POOL.map(lambda j: fn(edges[j], edges[j + 1]), range(k)))
+    if -1 in codes:
+        raise MemoryError("vsrife.fused: out of memory")
+    if any(codes):
+        raise RuntimeError(f"vsrife.fused: unsupported input (code {max(codes, key=abs)})")
+
+
+def _geometry(o: tuple) -> tuple[int, int, int, bool]:
+    """Channels, height and width of a block output as the model sees it, and whether it is pre-shuffle.
+
+    ``o`` is (tensor, factor) or (tensor, factor, pre): ``pre`` marks a head output before PixelShuffle(2)
+    ([1, 4c, h/2, w/2]), which the kernels read in place.
+    """
+    d, pre = o[0], len(o) > 2 and bool(o[2])
+    return (d.shape[1] // 4, 2 * d.shape[2], 2 * d.shape[3], True) if pre else (*d.shape[1:4], False)
+
+
+def channels(out: tuple) -> int:
+    """Channels of a block output (tensor, factor[, pre]) after the head's PixelShuffle."""
+    return _geometry(out)[0]
+
+
+def _levels(outs: list[tuple]) -> tuple[ctypes.Array, list[Tensor]]:
+    keep = [o[0].contiguous(memory_format=CL) for o in outs]
+    arr = (_Level * len(outs))()
+    for k, (o, d) in enumerate(zip(outs, keep, strict=True)):
+        c, h, w, pre = _geometry(o)
+        arr[k] = _Level(d.data_ptr(), h, w, c, int(o[1]), int(d.dtype == torch.bfloat16), int(pre))
+    return arr, keep
+
+
+def usable(x0: Tensor, outs: list[tuple], s: float) -> bool:
+    """Whether the kernels handle this call: fp32 CPU, batch 1, NHWC sources, integer factors, s 1 or even."""
+    if _lib() is None or x0.device.type != "cpu" or x0.dtype != torch.float32 or x0.shape[0] != 1:
+        return False
+    if not x0.is_contiguous(memory_format=CL) or not float(s).is_integer() or (s != 1 and int(s) % 2):
+        return False
+    hh, ww = x0.shape[-2:]
+    for o in outs:
+        d, up = o[0], o[1]
+        c, h, w, _ = _geometry(o)
+        if d.shape[0] != 1 or d.dtype not in (torch.float32, torch.bfloat16) or not float(up).is_integer() or c < 5:
+            return False
+        if h * int(up) != hh or w * int(up) != ww:
+            return False
+    return hh % int(s) == 0 and ww % int(s) == 0
+
+
+def block_input(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool, nfeat: int, s: int,
+                t: float, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The next block's input [1, cin, H/s, W/s] (NHWC memory, float32 or bfloat16), as ``FastV4`` orders it.
+
+    Block outputs (``outs``: tensor, its integer factor to full size and optionally whether it is the head's
+    output before PixelShuffle(2)) may be float32 or bfloat16.
+    """
+    lib = _lib()
+    assert lib is not None
+    _, c, hh, ww = x0.shape
+    h, w = hh // s, ww // s
+    cin = 2 * c + 2 + nfeat + 4
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, not {dtype}")
+    out = torch.empty((1, h, w, cin), dtype=dtype)
+    lev, keep = _levels(outs)
+    p0, p1, po, bf = x0.data_ptr(), x1.data_ptr(), out.data_ptr(), int(dtype == torch.bfloat16)
+    _bands(lambda y0, y1: lib.vsrife_block_input(p0, p1, hh, ww, c, len(keep), lev, int(acc), nfeat, s,
+                                                 float(t), po, bf, y0, y1), h)
+    return out.permute(0, 3, 1, 2)
+
+
+def final(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool) -> Tensor:
+    """The interpolated frame [1, 3, H, W]: both sources warped by the summed flow, blended by the mask."""
+    lib = _lib()
+    assert lib is not None
+    _, c, hh, ww = x0.shape
+    out = torch.empty((1, 3, hh, ww), dtype=torch.float32)
+    lev, keep = _levels(outs)
+    p0, p1, po = x0.data_ptr(), x1.data_ptr(), out.data_ptr()
+    _bands(lambda y0, y1: lib.vsrife_final(p0, p1, hh, ww, c, len(keep), lev, int(acc), po, y0, y1), hh)
+    return out

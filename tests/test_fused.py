@@ -117,6 +117,27 @@ def test_block_input_kernel_equals_resize_warp_pool() -> None:
     assert torch.allclose(got, ref, atol=2e-5)
 
 
+def test_pre_shuffle_and_bf16_block_outputs_read_in_place() -> None:
+    """Head outputs handed over before PixelShuffle(2) and/or in bfloat16 give the same bits as shuffled float32."""
+    g = torch.Generator().manual_seed(6)
+    h, w = 64, 96
+    x0 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    x1 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    pre = [((torch.randn(1, 4 * c, h // u // 2, w // u // 2, generator=g) * 3).to(torch.bfloat16).float(), float(u))
+           for c, u in ((13, 8), (13, 4), (5, 1))]  # values bfloat16 can hold exactly
+    pre = [(d.contiguous(memory_format=CL), up) for d, up in pre]
+    shuffled = [(F.pixel_shuffle(d, 2), up) for d, up in pre]
+    for outs in ([(d, up, True) for d, up in pre], [(d.to(torch.bfloat16), up) for d, up in shuffled],
+                 [(d.to(torch.bfloat16), up, True) for d, up in pre]):
+        assert torch.equal(fused.final(x0, x1, outs, True), fused.final(x0, x1, shuffled, True))
+        assert torch.equal(fused.block_input(x0, x1, outs[:2], True, 8, 2, 0.5),
+                           fused.block_input(x0, x1, shuffled[:2], True, 8, 2, 0.5))
+    ref = fused.block_input(x0, x1, shuffled[:2], True, 8, 2, 0.5)
+    half = fused.block_input(x0, x1, shuffled[:2], True, 8, 2, 0.5, dtype=torch.bfloat16)
+    assert half.dtype == torch.bfloat16 and torch.equal(half, ref.to(torch.bfloat16))  # round to nearest even
+    assert fused.isa() in (0, 3, 4) and fused.reads_pre_shuffle() == (fused.isa() == 4)
+
+
 def test_row_bands_on_two_threads_give_the_same_bits() -> None:
     g = torch.Generator().manual_seed(5)
     h, w = 96, 128

@@ -302,7 +302,7 @@ class FastV4(nn.Module):
         norm = torch.tensor([2.0 / max(ww - 1, 1), 2.0 / max(hh - 1, 1)], device=x0.device)
         outs: list[tuple[Tensor, float, bool]] = []  # every block's raw output, its factor to full size, pre
         flow = mask = feat = None  # full resolution, formed lazily from `outs`
-        pre = fused.available() and n == 1 and x0.dtype == torch.float32  # heads may skip their PixelShuffle
+        pre = fused.reads_pre_shuffle() and n == 1 and x0.dtype == torch.float32  # heads may skip PixelShuffle
         done = 0  # outputs already summed into `flow` (and `mask` when it accumulates)
         for i, (block, s) in enumerate(zip(self.blocks, scales, strict=True)):
             low = lambda x, s=s: resize(x, 1.0 / s)  # noqa: E731

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["available", "block_input", "final", "library_path"]
+__all__ = ["available", "block_input", "channels", "final", "isa", "library_path", "reads_pre_shuffle", "usable"]
 
 CL = torch.channels_last
 
@@ -51,12 +51,29 @@ def _lib() -> ctypes.CDLL | None:
     lib.vsrife_block_input.restype = i
     lib.vsrife_final.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, p, i, i]
     lib.vsrife_final.restype = i
+    lib.vsrife_isa.argtypes = []
+    lib.vsrife_isa.restype = i
     return lib
 
 
 def available() -> bool:
     """True when the fused kernels are built and enabled."""
     return _lib() is not None
+
+
+def isa() -> int:
+    """The kernel build this CPU runs: 4 (AVX-512), 3 (AVX2/FMA), 0 (baseline); -1 without the library."""
+    lib = _lib()
+    return -1 if lib is None else int(lib.vsrife_isa())
+
+
+def reads_pre_shuffle() -> bool:
+    """Whether block outputs should be handed over before their PixelShuffle(2) (read in place).
+
+    With AVX-512 this saves the shuffle (7 ms per 720p frame); with AVX2 the in-place read is slower than
+    torch's pixel_shuffle, so the kernels get shuffled outputs there (docs/performance.md, step 21).
+    """
+    return isa() >= 4
 
 
 _POOL: ThreadPoolExecutor | None = None

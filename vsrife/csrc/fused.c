@@ -115,29 +115,33 @@ INLINE float bf16_float(unsigned short h) {
 }
 
 /* 16 channels of a level pixel starting at element i (the caller checks the bounds). */
-INLINE v16 load_level(const Level *L, size_t i) {
-    if (L->bf16) {
-        vh16 h = *(const vh16u *)((const unsigned short *)L->data + i);
-        return (v16)(__builtin_convertvector(h, vu16) << 16);
+INLINE v16 load_level(const Level *L, size_t i, const int bf) {
+    if (bf) { /* two 8-lane widenings: one instruction each with AVX2 (a 16-lane one is split badly) */
+        const unsigned short *p = (const unsigned short *)L->data + i;
+        vu8 lo = __builtin_convertvector(*(const vh8u *)p, vu8) << 16;
+        vu8 hi = __builtin_convertvector(*(const vh8u *)(p + 8), vu8) << 16;
+        v16 r;
+        __builtin_memcpy(&r, &lo, sizeof lo);
+        __builtin_memcpy((char *)&r + sizeof lo, &hi, sizeof hi);
+        return r;
     }
     return *(const v16u *)((const float *)L->data + i);
 }
 
-INLINE float level_at(const Level *L, size_t i) {
-    return L->bf16 ? bf16_float(((const unsigned short *)L->data)[i]) : ((const float *)L->data)[i];
+INLINE float level_at(const Level *L, size_t i, const int bf) {
+    return bf ? bf16_float(((const unsigned short *)L->data)[i]) : ((const float *)L->data)[i];
 }
 
 /* Vertical pass of level k at full-resolution row qy into F->row: channels [0, nc) in 16-float slots, the
  * other slots 0.  Whole slots are loaded (the channels of the next pixel are masked off) except where a
  * 16-element load would pass the end of the tensor. */
-INLINE void level_row(Flow *F, int k, int qy, int nc) {
-    const Level *L = &F->lev[k];
+INLINE void level_row_as(Flow *F, const Level *L, int qy, int nc, const int bf, const int shuf) {
     int r0, r1;
     float b;
     up_tap(qy, L->up, L->h, &r0, &r1, &b);
     float a = 1.0f - b;
     v16 *o = (v16 *)F->row;
-    if (L->shuf) {
+    if (shuf) {
         size_t c4 = (size_t)L->c * 4, w2 = (size_t)L->w / 2, end = (size_t)L->h / 2 * w2 * c4;
         size_t p0 = (size_t)(r0 >> 1) * w2 * c4, p1 = (size_t)(r1 >> 1) * w2 * c4;
         int d0 = (r0 & 1) * 2, d1 = (r1 & 1) * 2;
@@ -152,8 +156,8 @@ INLINE void level_row(Flow *F, int k, int qy, int nc) {
         for (int X = 0; X < (int)w2; X++) {
             size_t u = p0 + (size_t)X * c4, d = p1 + (size_t)X * c4;
             if (c4 <= 2 * SLOT && u + 2 * SLOT <= end && d + 2 * SLOT <= end) {
-                v16 ulo = load_level(L, u), uhi = load_level(L, u + SLOT);
-                v16 dlo = load_level(L, d), dhi = load_level(L, d + SLOT);
+                v16 ulo = load_level(L, u, bf), uhi = load_level(L, u + SLOT, bf);
+                v16 dlo = load_level(L, d, bf), dhi = load_level(L, d + SLOT, bf);
                 for (int dx = 0; dx < 2; dx++) {
                     v16 v = __builtin_shuffle(ulo, uhi, m0[dx]) * a + __builtin_shuffle(dlo, dhi, m1[dx]) * b;
                     o[2 * X + dx] = (v16)((vi16)v & keep);
@@ -162,7 +166,7 @@ INLINE void level_row(Flow *F, int k, int qy, int nc) {
                 for (int dx = 0; dx < 2; dx++) {
                     v16 v = {0};
                     for (int j = 0; j < nc; j++)
-                        v[j] = level_at(L, u + 4 * j + d0 + dx) * a + level_at(L, d + 4 * j + d1 + dx) * b;
+                        v[j] = level_at(L, u + 4 * j + d0 + dx, bf) * a + level_at(L, d + 4 * j + d1 + dx, bf) * b;
                     o[2 * X + dx] = v;
                 }
             }
@@ -175,14 +179,23 @@ INLINE void level_row(Flow *F, int k, int qy, int nc) {
     for (int x = 0; x < L->w; x++) {
         size_t u = p0 + (size_t)x * L->c, d = p1 + (size_t)x * L->c;
         if (u + SLOT <= end && d + SLOT <= end) {
-            v16 v = load_level(L, u) * a + load_level(L, d) * b;
+            v16 v = load_level(L, u, bf) * a + load_level(L, d, bf) * b;
             o[x] = (v16)((vi16)v & keep);
         } else {
             v16 v = {0};
-            for (int j = 0; j < nc; j++) v[j] = level_at(L, u + j) * a + level_at(L, d + j) * b;
+            for (int j = 0; j < nc; j++) v[j] = level_at(L, u + j, bf) * a + level_at(L, d + j, bf) * b;
             o[x] = v;
         }
     }
+}
+
+/* level_row with the storage type and layout as constants, so each loop is compiled for one case. */
+INLINE void level_row(Flow *F, int k, int qy, int nc) {
+    const Level *L = &F->lev[k];
+    if (L->bf16)
+        L->shuf ? level_row_as(F, L, qy, nc, 1, 1) : level_row_as(F, L, qy, nc, 1, 0);
+    else
+        L->shuf ? level_row_as(F, L, qy, nc, 0, 1) : level_row_as(F, L, qy, nc, 0, 0);
 }
 
 /* Horizontal pass of F->row into F->v: add (first = 0) or set (first = 1) all 16 slots. */
@@ -253,7 +266,8 @@ INLINE int block_input_body(const float *x0, const float *x1, int H, int W, cons
     int w = W / s, nsub = s == 1 ? 1 : 2, off = s == 1 ? 0 : s / 2 - 1, nq = w * nsub;
     size_t n = (size_t)H * W * C;
     int *cols = malloc(sizeof(int) * (size_t)nq);
-    v8 *A = aligned_alloc(64, sizeof(v8) * (size_t)w), *B = aligned_alloc(64, sizeof(v8) * (size_t)w);
+    size_t w8 = (sizeof(v8) * (size_t)w + 63) / 64 * 64; /* aligned_alloc sizes are multiples of the alignment */
+    v8 *A = aligned_alloc(64, w8), *B = aligned_alloc(64, w8);
     v16 *V = aligned_alloc(64, sizeof(v16) * (size_t)w);
     Flow F;
     int rc = -1;
@@ -331,6 +345,24 @@ done:
     free(B);
     free(V);
     return rc;
+}
+
+/* Which build of the kernels this CPU runs: 4 (x86-64-v4: AVX-512), 3 (x86-64-v3: AVX2/FMA) or 0 (baseline).
+ * vsrife.fused asks it to choose layouts: the 16-lane two-source permutes that read pre-shuffle block outputs
+ * are single instructions only with AVX-512. */
+EXPORT int vsrife_isa(void) {
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(VSRIFE_NOCLONES)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return 4; /* the same tests as the clones' resolver */
+    if (__builtin_cpu_supports("x86-64-v3")) return 3;
+    return 0;
+#elif defined(__AVX512F__)
+    return 4;
+#elif defined(__AVX2__)
+    return 3;
+#else
+    return 0;
+#endif
 }
 
 /* The next block's input rows [y0, y1) at 1/s of the full size (H, W); out is NHWC [h][w][cin], cin = 2C+6+nfeat,

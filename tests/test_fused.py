@@ -49,11 +49,11 @@ def test_library_is_built() -> None:
     assert fused.available(), "vsrife/_fused.so is missing: `pip install -e .` (setup.py) compiles it"
 
 
-@pytest.mark.parametrize(("model", "scale", "t"), [
-    ("4.25", 1.0, 0.5), ("4.25", 0.5, 0.3), ("4.25", 0.25, 0.5), ("4.25", 2.0, 0.5), ("4.0", 1.0, 0.7),
-    ("4.0", 0.5, 0.5)])
+@pytest.mark.parametrize(("model", "scale", "t", "ensemble"), [
+    ("4.25", 1.0, 0.5, False), ("4.25", 0.5, 0.3, False), ("4.25", 0.25, 0.5, False), ("4.25", 2.0, 0.5, False),
+    ("4.0", 1.0, 0.7, False), ("4.0", 0.5, 0.5, False), ("4.25", 1.0, 0.3, True), ("4.25", 0.5, 0.5, True)])
 def test_kernels_match_the_torch_path(pair, toggle, monkeypatch: pytest.MonkeyPatch, model: str, scale: float,
-                                      t: float) -> None:
+                                      t: float, ensemble: bool) -> None:
     """Same frame as FastV4's torch ops (float rounding only), and the kernels really ran."""
     net, _ = load_model(model)
     fast = FastV4(net.float().eval())
@@ -71,12 +71,13 @@ def test_kernels_match_the_torch_path(pair, toggle, monkeypatch: pytest.MonkeyPa
     with torch.inference_mode():
         x0, x1 = fast.source(a), fast.source(b)
         toggle(True)
-        got = fast.interpolate(x0, x1, tt, scale)
+        got = fast.interpolate(x0, x1, tt, scale, ensemble)
         toggle(False)
-        ref = fast.interpolate(x0, x1, tt, scale)
+        ref = fast.interpolate(x0, x1, tt, scale, ensemble)
     integer_blocks = sum(1 for s in net.arch.scale_list(scale)[1:] if float(s).is_integer())
     # at scale 2 the last block works at twice the frame size: its output is downscaled, which the kernel skips
-    assert calls == {"block_input": integer_blocks, "final": int(scale <= 1)}
+    passes = 2 if ensemble else 1  # the ensemble's reversed pass, its outputs flipped by the output kernel
+    assert calls == {"block_input": passes * integer_blocks, "final": int(scale <= 1)}
     assert integer_blocks >= 3
     assert psnr(got.numpy(), ref.numpy(), peak=1.0) >= 100.0
 

@@ -269,8 +269,13 @@ class FastV4(nn.Module):
             flow, logit, _, _ = self._full(outs, flow, logit, done)
             w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         else:
-            flow, logit, _, _ = self._pass(x0, x1, timestep, scales, n, warp_last=False)
-            rflow, rlogit, _, _ = self._pass(x1, x0, 1 - timestep, scales, n, warp_last=False)
+            outs, flow, logit, done = self._blocks(x0, x1, timestep, scales, n)
+            routs, rflow, rlogit, rdone = self._blocks(x1, x0, 1 - timestep, scales, n)
+            both = outs + [(*o, True) for o in routs]  # the reversed pass's outputs, flipped by the kernel
+            if fused.usable(x0, both, 1):
+                return fused.final(x0, x1, both, a.mask_accumulate, gain=0.5)
+            flow, logit, _, _ = self._full(outs, flow, logit, done)
+            rflow, rlogit, _, _ = self._full(routs, rflow, rlogit, rdone)
             flow = (flow + torch.cat((rflow[:, 2:4], rflow[:, :2]), 1)) / 2
             logit = (logit - rlogit) / 2
             w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])

@@ -24,7 +24,8 @@ CL = torch.channels_last
 
 class _Level(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("h", ctypes.c_int), ("w", ctypes.c_int), ("c", ctypes.c_int),
-                ("up", ctypes.c_int), ("bf16", ctypes.c_int), ("shuf", ctypes.c_int)]
+                ("up", ctypes.c_int), ("bf16", ctypes.c_int), ("shuf", ctypes.c_int), ("flip", ctypes.c_int),
+                ("mask", ctypes.c_int)]
 
 
 def library_path() -> Path | None:
@@ -49,7 +50,7 @@ def _lib() -> ctypes.CDLL | None:
     i, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
     lib.vsrife_block_input.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, i, i, f, p, i, i, i]
     lib.vsrife_block_input.restype = i
-    lib.vsrife_final.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, p, i, i]
+    lib.vsrife_final.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, f, p, i, i]
     lib.vsrife_final.restype = i
     lib.vsrife_isa.argtypes = []
     lib.vsrife_isa.restype = i
@@ -99,8 +100,9 @@ def _bands(fn, rows: int) -> None:
 def _geometry(o: tuple) -> tuple[int, int, int, bool]:
     """Channels, height and width of a block output as the model sees it, and whether it is pre-shuffle.
 
-    ``o`` is (tensor, factor) or (tensor, factor, pre): ``pre`` marks a head output before PixelShuffle(2)
-    ([1, 4c, h/2, w/2]), which the kernels read in place.
+    ``o`` is (tensor, factor), (tensor, factor, pre) or (tensor, factor, pre, flip): ``pre`` marks a head output
+    before PixelShuffle(2) ([1, 4c, h/2, w/2]), which the kernels read in place; ``flip`` an output of the
+    reversed pass of an ensemble (:func:`final` swaps its flow pairs and negates its mask).
     """
     d, pre = o[0], len(o) > 2 and bool(o[2])
     return (d.shape[1] // 4, 2 * d.shape[2], 2 * d.shape[3], True) if pre else (*d.shape[1:4], False)
@@ -116,7 +118,10 @@ def _levels(outs: list[tuple]) -> tuple[ctypes.Array, list[Tensor]]:
     arr = (_Level * len(outs))()
     for k, (o, d) in enumerate(zip(outs, keep, strict=True)):
         c, h, w, pre = _geometry(o)
-        arr[k] = _Level(d.data_ptr(), h, w, c, int(o[1]), int(d.dtype == torch.bfloat16), int(pre))
+        flip = len(o) > 3 and bool(o[3])
+        last_of_pass = k == len(outs) - 1 or (len(outs[k + 1]) > 3 and bool(outs[k + 1][3]) and not flip)
+        arr[k] = _Level(d.data_ptr(), h, w, c, int(o[1]), int(d.dtype == torch.bfloat16), int(pre), int(flip),
+                        int(last_of_pass))
     return arr, keep
 
 
@@ -159,13 +164,18 @@ def block_input(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool, nfeat: int
     return out.permute(0, 3, 1, 2)
 
 
-def final(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool) -> Tensor:
-    """The interpolated frame [1, 3, H, W]: both sources warped by the summed flow, blended by the mask."""
+def final(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool, gain: float = 1.0) -> Tensor:
+    """The interpolated frame [1, 3, H, W]: both sources warped by the summed flow, blended by the mask.
+
+    Flow and mask logit are the sum over ``outs`` times ``gain``: 0.5 with the forward and the (flipped)
+    reversed pass's outputs gives 4.25's ensemble.
+    """
     lib = _lib()
     assert lib is not None
     _, c, hh, ww = x0.shape
     out = torch.empty((1, 3, hh, ww), dtype=torch.float32)
     lev, keep = _levels(outs)
     p0, p1, po = x0.data_ptr(), x1.data_ptr(), out.data_ptr()
-    _bands(lambda y0, y1: lib.vsrife_final(p0, p1, hh, ww, c, len(keep), lev, int(acc), po, y0, y1), hh)
+    _bands(lambda y0, y1: lib.vsrife_final(p0, p1, hh, ww, c, len(keep), lev, int(acc), float(gain), po, y0, y1),
+           hh)
     return out

@@ -53,6 +53,8 @@ typedef struct {
     int up;           /* integer upsampling factor to full resolution */
     int bf16;         /* data holds bfloat16 */
     int shuf;         /* data is [h/2][w/2][4c], the layout before PixelShuffle(2): (y, x, j) at j*4 + (y%2)*2 + x%2 */
+    int flip;         /* an output of the reversed pass (ensemble): its flow pairs swapped and its mask negated */
+    int mask;         /* its mask logit counts even when masks do not accumulate (a pass's latest output) */
 } Level;
 
 /* Source index pair and weight of output index q for an upsample by `up` of n samples. */
@@ -196,6 +198,15 @@ INLINE void level_row(Flow *F, int k, int qy, int nc) {
         L->shuf ? level_row_as(F, L, qy, nc, 1, 1) : level_row_as(F, L, qy, nc, 1, 0);
     else
         L->shuf ? level_row_as(F, L, qy, nc, 0, 1) : level_row_as(F, L, qy, nc, 0, 0);
+    if (L->flip) /* the reversed pass: F_t->1 of it is F_t->0 of the forward pass and its mask logit the negative */
+        for (int x = 0; x < L->w; x++) {
+            float *o = F->row + (size_t)x * SLOT, f0 = o[0], f1 = o[1];
+            o[0] = o[2];
+            o[1] = o[3];
+            o[2] = f0;
+            o[3] = f1;
+            o[4] = -o[4];
+        }
 }
 
 /* Horizontal pass of F->row into F->v: add (first = 0) or set (first = 1) all 16 slots. */
@@ -217,7 +228,7 @@ INLINE void flow_row(Flow *F, int qy) {
     level_row(F, last, qy, 5 + F->nfeat);
     level_cols(F, last, 1);
     for (int k = 0; k < last; k++) {
-        level_row(F, k, qy, F->acc ? 5 : 4); /* without accumulation the mask is the latest level's */
+        level_row(F, k, qy, F->acc || F->lev[k].mask ? 5 : 4); /* else the mask is the latest level's */
         level_cols(F, k, 0);
     }
 }
@@ -384,7 +395,7 @@ EXPORT VSRIFE_CLONES int vsrife_block_input(const float *x0, const float *x1, in
 }
 
 INLINE int final_body(const float *x0, const float *x1, int H, int W, const int C, int nlev, const Level *lev,
-                      int acc, float *out, int y0, int y1) {
+                      int acc, float gain, float *out, int y0, int y1) {
     int *cols = malloc(sizeof(int) * (size_t)W);
     float *m = malloc(sizeof(float) * (size_t)W);
     Flow F;
@@ -404,6 +415,8 @@ INLINE int final_body(const float *x0, const float *x1, int H, int W, const int 
     for (int qy = y0; qy < y1; qy++) {
         flow_row(&F, qy);
         float *o = out + (size_t)qy * W;
+        if (gain != 1.0f)
+            for (size_t i = 0; i < (size_t)W * SLOT; i++) F.v[i] *= gain;
         for (int qx = 0; qx < W; qx++) m[qx] = sigmoid(F.v[(size_t)qx * SLOT + 4]);
         for (int qx = 0; qx < W; qx++) {
             const float *v = F.v + (size_t)qx * SLOT;
@@ -418,13 +431,14 @@ INLINE int final_body(const float *x0, const float *x1, int H, int W, const int 
     return 0;
 }
 
-/* The interpolated frame rows [y0, y1): out is NCHW [3][H][W]; sources have C >= 3 channels (RGB first). */
+/* The interpolated frame rows [y0, y1): out is NCHW [3][H][W]; sources have C >= 3 channels (RGB first).
+ * Flow and mask are the sum over the levels times `gain` (0.5 averages a forward and a reversed pass). */
 EXPORT VSRIFE_CLONES int vsrife_final(const float *x0, const float *x1, int H, int W, int C, int nlev,
-                                      const Level *lev, int acc, float *out, int y0, int y1) {
+                                      const Level *lev, int acc, float gain, float *out, int y0, int y1) {
     if (C < 3 || C > 8 || nlev < 1) return -2;
     for (int k = 0; k < nlev; k++)
         if (lev[k].c < 5) return -2;
-    if (C == 7) return final_body(x0, x1, H, W, 7, nlev, lev, acc, out, y0, y1);
-    if (C == 3) return final_body(x0, x1, H, W, 3, nlev, lev, acc, out, y0, y1);
-    return final_body(x0, x1, H, W, C, nlev, lev, acc, out, y0, y1);
+    if (C == 7) return final_body(x0, x1, H, W, 7, nlev, lev, acc, gain, out, y0, y1);
+    if (C == 3) return final_body(x0, x1, H, W, 3, nlev, lev, acc, gain, out, y0, y1);
+    return final_body(x0, x1, H, W, C, nlev, lev, acc, gain, out, y0, y1);
 }

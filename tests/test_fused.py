@@ -139,6 +139,21 @@ def test_pre_shuffle_and_bf16_block_outputs_read_in_place() -> None:
     assert fused.isa() in (0, 3, 4) and fused.reads_pre_shuffle() == (fused.isa() == 4)
 
 
+def test_non_finite_block_outputs_do_not_crash() -> None:
+    """NaN/inf flows (a broken model file) give a frame, not a read outside the sources."""
+    g = torch.Generator().manual_seed(7)
+    h, w = 32, 64
+    x0 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    x1 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    bad = torch.randn(1, 13, h // 4, w // 4, generator=g)
+    bad[:, 0, ::2] = float("nan")
+    bad[:, 1, 1::2] = float("inf")
+    bad[:, 2, :, ::3] = -float("inf")
+    for outs in ([(bad, 4.0)], [(bad, 4.0), (bad[:, :5].repeat(1, 1, 4, 4), 1.0)]):
+        assert fused.final(x0, x1, outs, True).shape == (1, 3, h, w)
+        assert fused.block_input(x0, x1, outs[:1], True, 8, 2, 0.5).shape == (1, 28, h // 2, w // 2)
+
+
 def test_row_bands_on_two_threads_give_the_same_bits() -> None:
     g = torch.Generator().manual_seed(5)
     h, w = 96, 128

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -77,20 +78,26 @@ def reads_pre_shuffle() -> bool:
     return isa() >= 4
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(k: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(k)
+        if pool is None:
+            pool = _POOLS[k] = ThreadPoolExecutor(max_workers=k, thread_name_prefix="vsrife-fused")
+        return pool
 
 
 def _bands(fn, rows: int) -> None:
     """Run ``fn(y0, y1)`` over row bands on torch's thread count."""
-    global _POOL
     k = max(1, min(torch.get_num_threads(), rows))
     if k == 1:
         codes = [fn(0, rows)]
     else:
-        if _POOL is None or _POOL._max_workers < k:
-            _POOL = ThreadPoolExecutor(max_workers=k, thread_name_prefix="vsrife-fused")
         edges = [rows * j // k for j in range(k + 1)]
-        codes = list(_POOL.map(lambda j: fn(edges[j], edges[j + 1]), range(k)))
+        codes = list(_pool(k).map(lambda j: fn(edges[j], edges[j + 1]), range(k)))
     if -1 in codes:
         raise MemoryError("vsrife.fused: out of memory")
     if any(codes):

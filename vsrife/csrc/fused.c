@@ -254,8 +254,9 @@ typedef float v8u __attribute__((vector_size(8 * sizeof(float)), aligned(4))); /
 /* Bilinear sample of an NHWC source (C <= 8 channels) at (sx, sy), border-clamped; lanes >= C are junk.
  * `n` is the source's length in floats: taps whose 8-float load would pass its end are read one by one. */
 INLINE v8 sample(const float *restrict src, int h, int w, int C, size_t n, float sx, float sy) {
-    sx = sx < 0.0f ? 0.0f : (sx > (float)(w - 1) ? (float)(w - 1) : sx);
-    sy = sy < 0.0f ? 0.0f : (sy > (float)(h - 1) ? (float)(h - 1) : sy);
+    /* written so that NaN lands on 0: an index computed from NaN would read outside the frame */
+    sx = sx >= 0.0f ? (sx <= (float)(w - 1) ? sx : (float)(w - 1)) : 0.0f;
+    sy = sy >= 0.0f ? (sy <= (float)(h - 1) ? sy : (float)(h - 1)) : 0.0f;
     int x0 = (int)sx, y0 = (int)sy;
     float tx = sx - (float)x0, ty = sy - (float)y0;
     size_t dx = x0 < w - 1 ? (size_t)C : 0, dy = y0 < h - 1 ? (size_t)w * C : 0;

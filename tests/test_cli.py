@@ -194,6 +194,7 @@ def test_info_reports_rates_padding_and_time(media, capsys):
     hp, wp = Engine().padded_size(H, W)
     assert f"{W}x{H} -> {wp}x{hp}" in lines["padding"]
     assert lines["model"].strip().startswith("4.25")
+    assert lines["cpu path"].strip().startswith("fast path, float32 convolutions, fused C kernels (")
     per = float(lines["time"].split("measured", 1)[1].split()[0])
     assert 0 < per < 60
 
@@ -203,6 +204,7 @@ def test_info_no_measure_and_bad_input(media, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "24 frames at 100/1" in out and "not measured" in out and "3.1" in out
+    assert "plain model (no fast path for 3.1" in out
     rc = main(["info", str(media["garbage"])])
     one_line_error(capsys, rc, "cannot read input")
 

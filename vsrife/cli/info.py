@@ -70,6 +70,20 @@ def _measure(engine, clip: vs.VideoNode, timesteps: list[float]) -> float:
     return (time.perf_counter() - start) / len(timesteps)
 
 
+def _cpu_path(engine) -> str:
+    """How the CPU runs this model: fast path or not, convolution precision, fused kernels, bf16 support."""
+    from .. import fused
+    from ..fast import bf16_supported
+
+    bf16 = "has" if bf16_supported() else "has no"
+    if engine.fast is None:
+        return f"plain model (no fast path for {engine.arch.name} with these settings); this CPU {bf16} native bf16"
+    conv = str(engine.fast.dtype).removeprefix("torch.")
+    build = {4: "AVX-512", 3: "AVX2", 0: "baseline x86-64"}.get(fused.isa(), "generic")
+    kernels = f"fused C kernels ({build} build)" if fused.available() else "torch ops (fused kernels off or not built)"
+    return f"fast path, {conv} convolutions, {kernels}; this CPU {bf16} native bf16 (fp16=True)"
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import filter as rife_filter
 
@@ -103,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
          else f"on, threshold {kw.get('sc_threshold', rife_filter.SC_THRESHOLD)}"),
         ("dedup", "on" if kw.get("dedup") else "off"),
     ]
+    if engine.device.type == "cpu":
+        rows.append(("cpu path", _cpu_path(engine)))
     if args.no_measure:
         rows.append(("time", "not measured (--no-measure)"))
     else:

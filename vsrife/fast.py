@@ -34,9 +34,15 @@ CL = torch.channels_last
 
 
 def bf16_supported() -> bool:
-    """True when oneDNN runs bfloat16 convolutions natively on this CPU (AVX512-BF16 or AMX)."""
+    """True when oneDNN runs bfloat16 convolutions natively on this CPU (AVX512-BF16 or AMX).
+
+    oneDNN also accepts bf16 on plain AVX-512 CPUs by emulating it (slower than fp32), so the instructions
+    themselves are checked too.
+    """
     try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        onednn = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return bool(onednn and native)
     except (AttributeError, RuntimeError):
         return False
 

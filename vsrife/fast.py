@@ -287,15 +287,6 @@ class FastV4(nn.Module):
             w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         return torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
 
-    def _pass(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float], n: int,
-              warp_last: bool = True) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """One coarse-to-fine pass: final flow, mask logit and (optionally) both warped frames."""
-        outs, flow, mask, done = self._blocks(x0, x1, timestep, scales, n)
-        flow, mask, _, _ = self._full(outs, flow, mask, done)
-        if not warp_last:
-            return flow, mask, None, None
-        return flow, mask, warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
-
     def _blocks(self, x0: Tensor, x1: Tensor, timestep: Tensor, scales: list[float],
                 n: int) -> tuple[list[tuple[Tensor, float, bool]], Tensor | None, Tensor | None, int]:
         """Run the blocks: their raw outputs, and the full-resolution flow/mask state ``_full`` continues from.

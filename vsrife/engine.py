@@ -190,7 +190,6 @@ class Engine:
         if cpu_half and self.fast is None:
             raise ValueError(f"fp16=True on the CPU needs the CPU fast path: model 4.25, or 4.0 with ensemble=False "
                              f"(got {self.arch.name}, ensemble={self.ensemble}), and $VSRIFE_FAST not 0")
-        self.fp16 = bool(fp16)
         if streams is not None and (isinstance(streams, bool) or not isinstance(streams, int)
                                     or not 1 <= streams <= 64):
             raise ValueError(f"streams must be an integer in 1..64, got {streams!r}")

@@ -31,10 +31,7 @@ class _Level(ctypes.Structure):
 
 def library_path() -> Path | None:
     """The compiled library, if it was built."""
-    here = Path(__file__).resolve().parent
-    for p in sorted(here.glob("_fused*.so")):
-        return p
-    return None
+    return next(iter(sorted(Path(__file__).resolve().parent.glob("_fused*.so"))), None)
 
 
 @cache

@@ -232,8 +232,20 @@ def _discard(tmp: Path, keep: bool) -> str:
     return f"partial output {tmp} deleted"
 
 
-def _sigterm(_sig, _frame) -> None:
-    raise KeyboardInterrupt
+class _Stop:
+    """SIGINT/SIGTERM handler while encoding: raises KeyboardInterrupt and remembers the request, so an
+    interrupt that a library call swallowed still stops the encode at the next frame."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, _sig, _frame) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str) -> int:
@@ -252,19 +264,24 @@ def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str)
         raise CLIError(f"cannot start ffmpeg {ffmpeg!r}: {e.strerror or e}") from None
     drain = _Drain(proc.stderr)
     drain.start()
-    old = signal.signal(signal.SIGTERM, _sigterm) if threading.current_thread() is threading.main_thread() else None
+    stop = _Stop()
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     done = 0
     try:
         try:
             proc.stdin.write(header(clip, props))
             for frame in clip.frames():
+                stop.check()
                 write_frame(proc.stdin, frame)
                 done += 1
                 progress.update(done)
+            stop.check()
             proc.stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg quit early: its exit status and message say why
         rc = proc.wait()
+        stop.check()
         drain.join(timeout=5)
         if rc != 0 or done != total:
             msg = _discard(tmp, args.keep_partial)
@@ -280,8 +297,8 @@ def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str)
         raise CLIError(f"frame {done} failed: {str(e).strip().splitlines()[0]} "
                        f"({_discard(tmp, args.keep_partial)})", code=1) from None
     finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     progress.finish(done)
     os.replace(tmp, out)
     return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -417,3 +418,40 @@ def test_cli_freeze_option(tmp_path: Path, footage: Path, capsys) -> None:
     assert cli_main([*args, "--freeze", "block0, encode"]) == 0
     assert cli_main([*args, "--freeze", "block9"]) == 2
     assert "freeze: unknown module 'block9'" in capsys.readouterr().err
+
+
+def test_lr_warms_up_then_cosine_anneals() -> None:
+    c = TrainConfig(steps=110, lr=1e-4, lr_min=1e-5, warmup=10)
+    assert c.lr_at(0) == pytest.approx(1e-5) and c.lr_at(4) == pytest.approx(5e-5)  # linear warm-up
+    assert c.lr_at(9) == pytest.approx(1e-4) and c.lr_at(10) == pytest.approx(1e-4)  # peak, cosine starts
+    assert c.lr_at(60) == pytest.approx(5.5e-5)  # half-way: the mean of lr and lr_min
+    assert c.lr_at(110) == pytest.approx(1e-5) and c.lr_at(500) == pytest.approx(1e-5)  # floor at lr_min
+    lrs = [c.lr_at(s) for s in range(10, 111)]
+    assert all(a > b for a, b in itertools.pairwise(lrs))
+
+
+def test_cli_data_folders_pretrained_init_no_distill(tmp_path: Path, bbb: np.ndarray, capsys) -> None:
+    """--data triplet folders, --init 4.25 without the teacher (--no-distill): the student trains, the progress
+    line shows loss and PSNR, and the export is a 4.25 student that differs from the pretrained weights."""
+    from PIL import Image
+
+    for j, base in enumerate((0, 3, 6)):
+        d = tmp_path / "data" / f"{j:04d}"
+        d.mkdir(parents=True)
+        for k in range(3):
+            Image.fromarray(bbb[base + k][12:204]).save(d / f"im{k + 1}.png")
+    out = tmp_path / "ft.safetensors"
+    args = ["train", "--data", str(tmp_path / "data"), "--val-data", str(tmp_path / "data" / "0002"),
+            "--init", "4.25", "--no-distill", "--steps", "2", "--batch", "1", "--crop", "64", "--lr", "1e-3",
+            "--warmup", "1", "--val-every", "2", "--val-crop", "64", "--out", str(out)]
+    assert cli_main(args) == 0
+    cap = capsys.readouterr()
+    assert "training 4.25:" in cap.out and "with distillation" not in cap.out
+    assert "validation PSNR" in cap.out
+    progress = [ln for ln in cap.err.splitlines() if ln.startswith("step 2/2")]
+    assert progress and " loss " in progress[0] and " psnr " in progress[0] and " dB " in progress[0], cap.err
+    sd, meta = load_file(out)
+    assert detect_arch(sd, meta).name == "4.25"
+    assert not any(k.startswith(("teacher.", "caltime.")) for k in sd)
+    pre = init_net("4.25", teacher=False)[0].state_dict()
+    assert any(not torch.equal(pre[k], sd[k]) for k in pre)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 import torch
 from torch import Tensor
@@ -227,8 +228,13 @@ class Trainer:
         return vals / max(n, 1)
 
     def fit(self, sample: Callable[[random.Random], Batch], val: list[Batch] | None = None,
-            checkpoint: str | Path | None = None, checkpoint_every: int = 0, log=sys.stderr) -> list[dict[str, float]]:
-        """Train until ``config.steps``; validate every ``val_every`` steps (and at the start and end)."""
+            checkpoint: str | Path | None = None, checkpoint_every: int = 0,
+            log: TextIO | str | None = "stderr") -> list[dict[str, float]]:
+        """Train until ``config.steps``; validate every ``val_every`` steps (and at the start and end).
+
+        Progress and validation lines go to ``log``: the current ``sys.stderr`` by default, None for none.
+        """
+        log = sys.stderr if log == "stderr" else log
         c = self.config
         if val and self.step == 0:
             self._record(self.validate(val), log)

@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The installed shim is the marker: re-install when an input changes or when vsrife was uninstalled.
 MARKER := $(VENV)/lib/python3.12/site-packages/vapoursynth/plugins/librife_vsrife.so
-INSTALL_INPUTS := setup.py pyproject.toml plugin/rife_shim.c vsrife/_signature.py vsrife/csrc/fused.c
+INSTALL_INPUTS := setup.py pyproject.toml plugin/rife_shim.c vsrife/plugin/signature.py vsrife/nn/csrc/fused.c
 
 # First working Python 3.12: on PATH (a pyenv shim may exist without working), then pyenv installs.
 find_python = $(shell for p in $$(command -v python3.12 || true) /root/.pyenv/versions/3.12*/bin/python3.12 \

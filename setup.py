@@ -3,7 +3,7 @@
 The shim (``plugin/rife_shim.c``) is compiled with the system C compiler and installed as
 ``<site-packages>/vapoursynth/plugins/librife_vsrife.so``, the folder VapourSynth (PyPI wheel) autoloads,
 next to e.g. vapoursynth-mvtools.  It is shipped as ``data_files`` so that it lands there for both
-``pip install .`` and ``pip install -e .``.  The argument string comes from ``vsrife/_signature.py``.
+``pip install .`` and ``pip install -e .``.  The argument string comes from ``vsrife/plugin/signature.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from setuptools.dist import Distribution
 HERE = Path(__file__).resolve().parent
 SHIM_SRC = Path("plugin") / "rife_shim.c"
 SHIM_OUT = Path("build") / "plugin" / "librife_vsrife.so"
-FUSED_SRC = Path("vsrife") / "csrc" / "fused.c"
-FUSED_OUT = Path("vsrife") / "_fused.so"  # in the package folder, so that editable installs find it too
+FUSED_SRC = Path("vsrife") / "nn" / "csrc" / "fused.c"
+FUSED_OUT = Path("vsrife") / "nn" / "_fused.so"  # in the package folder, so that editable installs find it too
 
 
 def _version() -> str:
@@ -34,8 +34,8 @@ def _version() -> str:
 
 
 def _signature() -> dict:
-    """vsrife/_signature.py executed on its own (it imports neither torch nor vapoursynth)."""
-    spec = importlib.util.spec_from_file_location("_vsrife_signature", HERE / "vsrife" / "_signature.py")
+    """vsrife/plugin/signature.py executed on its own (it imports neither torch nor vapoursynth)."""
+    spec = importlib.util.spec_from_file_location("_vsrife_signature", HERE / "vsrife" / "plugin" / "signature.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return {"args": mod.args_string(), "ret": mod.RETURN, "bind": mod.BIND_ARGS}
@@ -68,7 +68,7 @@ def _c_string(s: str) -> str:
 
 
 class build_shim(Command):  # noqa: N801 - setuptools command naming
-    """Compile plugin/rife_shim.c into build/plugin/librife_vsrife.so and vsrife/csrc/fused.c into vsrife/_fused.so."""
+    """Compile plugin/rife_shim.c (build/plugin/librife_vsrife.so) and vsrife/nn/csrc/fused.c (vsrife/nn/_fused.so)."""
 
     description = "compile the VapourSynth shim plugin"
     user_options: ClassVar[list] = []
@@ -132,7 +132,7 @@ setup(
     license="MIT",
     python_requires=">=3.12",
     packages=find_packages(include=["vsrife", "vsrife.*"]),
-    package_data={"vsrife": ["LICENSE-RIFE-weights.txt", "*.pyi", "py.typed", "_fused.so", "csrc/*.c"]},
+    package_data={"vsrife": ["LICENSE-RIFE-weights.txt", "*.pyi", "py.typed"], "vsrife.nn": ["_fused.so", "csrc/*.c"]},
     include_package_data=True,
     install_requires=[
         "vapoursynth==81",

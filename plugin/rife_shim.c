@@ -3,7 +3,7 @@
  *
  * The filter itself is Python (PyTorch).  This shim only registers the namespace "rife" so that
  * scripts can call core.rife.RIFE(clip, ...) without "import vsrife".  On the first call in a core it
- * runs a line of Python (vsrife._bind.bind()) which hands the Python implementation back to the shim
+ * runs a line of Python (vsrife.plugin.bind.bind()) which hands the Python implementation back to the shim
  * through the internal function rife.Bind(func=...) (or rife.Bind(error=...) when vsrife cannot be
  * imported).  Every call is then forwarded to that function with callFunction.
  *
@@ -12,7 +12,7 @@
  * with a clear error.
  *
  * Build: cc -shared -fPIC -O2 -I<vapoursynth include> -DRIFE_ARGS='"clip:vnode;..."' rife_shim.c
- *        -o librife_vsrife.so -lpthread   (setup.py does this; RIFE_ARGS comes from vsrife/_signature.py)
+ *        -o librife_vsrife.so -lpthread   (setup.py does this; RIFE_ARGS comes from vsrife/plugin/signature.py)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -24,7 +24,7 @@
 #include "VapourSynth4.h"
 
 #ifndef RIFE_ARGS
-#error "RIFE_ARGS (the argument string from vsrife/_signature.py) must be defined"
+#error "RIFE_ARGS (the argument string from vsrife/plugin/signature.py) must be defined"
 #endif
 #ifndef RIFE_RETURN
 #define RIFE_RETURN "clip:vnode;"
@@ -37,10 +37,10 @@
 #endif
 
 /* The Python code run (under the GIL) to bind a core: exec in a fresh dict so that no names leak into
- * __main__.  vsrife._bind.bind() itself reports its own failures through rife.Bind(error=...). */
+ * __main__.  vsrife.plugin.bind.bind() itself reports its own failures through rife.Bind(error=...). */
 static const char BIND_CODE[] =
     "exec('try:\\n"
-    "    import vsrife._bind as m\\n"
+    "    import vsrife.plugin.bind as m\\n"
     "except BaseException as e:\\n"
     "    import vapoursynth\\n"
     "    vapoursynth.core.rife.Bind(error=\"cannot import the vsrife Python package: %s: %s\" "
@@ -74,7 +74,7 @@ static int run_bind_code(void) {
     return 0;
 }
 
-/* rife.Bind(func=..., error=...): internal, called by vsrife._bind.  The first function wins. */
+/* rife.Bind(func=..., error=...): internal, called by vsrife.plugin.bind.  The first function wins. */
 static void VS_CC bind_create(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
     (void)out;
     (void)core;
@@ -155,7 +155,7 @@ static void VS_CC rife_create(const VSMap *in, VSMap *out, void *userData, VSCor
         if (!f) {
             char buf[1024];
             snprintf(buf, sizeof buf, "RIFE: could not load the vsrife Python implementation: %s",
-                     why ? why : "vsrife._bind did not bind (see the Python traceback on stderr)");
+                     why ? why : "vsrife.plugin.bind did not bind (see the Python traceback on stderr)");
             free(why);
             vsapi->mapSetError(out, buf);
             return;

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from vsrife import registry
+from vsrife import weights as registry
 
 
 @pytest.fixture(scope="session")

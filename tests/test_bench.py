@@ -12,12 +12,13 @@ import torch.nn.functional as F
 import vapoursynth as vs
 from helpers import psnr, read_video
 
+from vsrife import settings
 from vsrife.cli import main
+from vsrife.dev.export import export_onnx, gather_warp
 from vsrife.engine import Engine
-from vsrife.export import export_onnx, gather_warp
-from vsrife.fast import FastV4
-from vsrife.loading import load_model
-from vsrife.model import warp
+from vsrife.nn import warp
+from vsrife.nn.fast import FastV4
+from vsrife.weights import load_model
 
 core = vs.core
 
@@ -72,14 +73,13 @@ def test_fast_path_matches_eager_on_footage(bbb: torch.Tensor, model: str, ensem
 
 def test_streams_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Engine(model="4.25", device="cpu", streams=3).streams == 3
-    monkeypatch.setenv("VSRIFE_STREAMS", "1")
-    assert Engine(model="4.25", device="cpu").streams == 1
+    with settings.override(streams=1):
+        assert Engine(model="4.25", device="cpu").streams == 1
     for bad in (0, 65, 1.5, True):
         with pytest.raises(ValueError, match=r"streams must be an integer in 1\.\.64"):
             Engine(model="4.25", device="cpu", streams=bad)
-    monkeypatch.setenv("VSRIFE_STREAMS", "two")
     with pytest.raises(ValueError, match=r"\$VSRIFE_STREAMS must be an integer in 1..64, got 'two'"):
-        Engine(model="4.25", device="cpu")
+        settings.from_env({"VSRIFE_STREAMS": "two"})
 
 
 def test_fast_path_only_where_supported() -> None:
@@ -151,8 +151,8 @@ import resource, threading
 from vsrife.heap import keep_freed_memory  # as vsrife does on import: before torch is imported
 on = keep_freed_memory()
 import torch
-from vsrife.fast import FastV4
-from vsrife.loading import load_model
+from vsrife.nn.fast import FastV4
+from vsrife.weights import load_model
 torch.set_num_threads(1)
 fast = FastV4(load_model("4.25")[0].eval())
 a = torch.rand(1, 3, 768, 1280)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vsrife import visualize
 from vsrife.cli import build_parser, main
+from vsrife.dev import visualize
 
 W, H = 96, 54  # tiny clip: 6 frames of bigbuckbunny (25 fps) with its AAC audio
 

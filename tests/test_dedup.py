@@ -11,9 +11,9 @@ import pytest
 import vapoursynth as vs
 from helpers import clip_from_arrays, psnr, textured
 
-from vsrife import dedup
-from vsrife.filter import RIFE
-from vsrife.timing import CFRMapping
+from vsrife.vs import dedup
+from vsrife.vs.api import RIFE
+from vsrife.vs.timing import CFRMapping
 
 core = vs.core
 W, H = 320, 180

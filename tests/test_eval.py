@@ -11,8 +11,8 @@ import pytest
 from helpers import psnr as ref_psnr
 from helpers import read_video
 
-from vsrife import evaluate as ev
 from vsrife.cli import main
+from vsrife.dev import evaluate as ev
 
 
 def test_metrics_on_real_frames(footage: Path) -> None:

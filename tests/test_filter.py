@@ -15,8 +15,8 @@ import vapoursynth as vs
 from helpers import clip_from_arrays, psnr, textured
 
 import vsrife
-from vsrife import filter as vfilter
-from vsrife.timing import CFRMapping
+from vsrife.vs import build, plan
+from vsrife.vs.timing import CFRMapping
 
 core = vs.core
 VSPIPE = str(Path(sys.executable).parent / "vspipe")
@@ -100,19 +100,21 @@ def test_factor_and_multi3(all_models: list[str]) -> None:
     rgb, _ = moving_rgb(n=3)
     out = vsrife.RIFE(rgb, factor_num=3, factor_den=2)
     assert out.num_frames == 5 and out.fps == Fraction(36000, 1001)
-    out3 = vsrife.RIFE(rgb, multi=3)
+    p3 = plan(rgb, multi=3)
+    out3 = build(p3)
     assert out3.num_frames == 9
-    assert vfilter.last_instance().engine.stats["model_calls"] == 0
+    assert p3.engine.stats["model_calls"] == 0
     assert [round(out3.get_frame(n).props["RifeTimestep"], 4) for n in range(3)] == [0, 0.3333, 0.6667]
-    assert vfilter.last_instance().engine.stats["model_calls"] == 1  # both timesteps of the pair in one call
+    assert p3.engine.stats["model_calls"] == 1  # both timesteps of the pair in one call
 
 
 def test_each_source_frame_prepared_once(all_models: list[str]) -> None:
     rgb, _ = moving_rgb(n=5)
-    out = vsrife.RIFE(rgb, multi=2)
+    p = plan(rgb, multi=2)
+    out = build(p)
     for n in range(out.num_frames):
         out.get_frame(n)
-    stats = vfilter.last_instance().engine.stats
+    stats = p.engine.stats
     assert stats["frames_prepared"] == 5 and stats["model_calls"] == 4
 
 

@@ -1,7 +1,8 @@
-"""The fused C kernels (vsrife/csrc/fused.c) and bf16 convolutions of the CPU fast path (issue 5)."""
+"""The fused C kernels (vsrife/nn/csrc/fused.c) and bf16 convolutions of the CPU fast path (issue 5)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,11 @@ from helpers import psnr, read_video
 
 import vsrife
 import vsrife.engine
-from vsrife import fused
+from vsrife import settings
 from vsrife.engine import Engine
-from vsrife.fast import FastV4, bf16_supported, warp_nchw
-from vsrife.loading import load_model
-from vsrife.model import resize
+from vsrife.nn import fused, resize
+from vsrife.nn.fast import FastV4, bf16_supported, warp_nchw
+from vsrife.weights import load_model
 
 CL = torch.channels_last
 
@@ -36,17 +37,17 @@ def pair(footage: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def toggle(monkeypatch: pytest.MonkeyPatch) -> Iterator[callable]:
     """Switch the kernels on/off ($VSRIFE_FUSED) for the code under test; restored afterwards."""
 
+    saved = settings.get()
+
     def set_on(on: bool) -> None:
-        monkeypatch.setenv("VSRIFE_FUSED", "1" if on else "0")
-        fused._lib.cache_clear()
+        settings.set_settings(dataclasses.replace(saved, fused=on))
 
     yield set_on
-    monkeypatch.delenv("VSRIFE_FUSED", raising=False)
-    fused._lib.cache_clear()
+    settings.set_settings(saved)
 
 
 def test_library_is_built() -> None:
-    assert fused.available(), "vsrife/_fused.so is missing: `pip install -e .` (setup.py) compiles it"
+    assert fused.available(), "vsrife/nn/_fused.so is missing: `pip install -e .` (setup.py) compiles it"
 
 
 @pytest.mark.parametrize(("model", "scale", "t", "ensemble"), [

@@ -10,10 +10,11 @@ import pytest
 import torch
 from helpers import psnr, read_video, textured
 
-from vsrife import registry
+from vsrife import settings
+from vsrife import weights as registry
 from vsrife.engine import Engine
-from vsrife.loading import ModelLoadError, build, detect_arch, load_file, load_model
-from vsrife.model import ARCHS, IFNet
+from vsrife.nn import ARCHS, IFNet
+from vsrife.weights import ModelLoadError, build, detect_arch, load_file, load_model
 
 MODELS = list(ARCHS)
 
@@ -184,8 +185,8 @@ def test_unknown_layout_lists_expected(tmp_path: Path) -> None:
 
 
 def test_missing_model_names_the_fetch_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VSRIFE_MODEL_DIR", str(tmp_path))
-    with pytest.raises(registry.AssetError, match="python -m vsrife models fetch hd"):
+    with settings.override(model_dir=tmp_path), \
+            pytest.raises(registry.AssetError, match="python -m vsrife models fetch hd"):
         registry.locate("hd")
 
 

@@ -16,7 +16,7 @@ import vapoursynth as vs
 from helpers import POLICY
 
 import vsrife
-from vsrife import _signature
+from vsrife.plugin import signature as _signature
 
 ROOT = Path(__file__).resolve().parent.parent
 VS_DIR = Path(vs.__file__).parent
@@ -68,7 +68,7 @@ def test_wheel_from_source_tree(tmp_path: Path) -> None:
     with zipfile.ZipFile(whl) as z:
         names = set(z.namelist())
         assert {so_member, "vsrife/LICENSE-RIFE-weights.txt", "vsrife/__init__.pyi", "vsrife/py.typed",
-                "vsrife/_signature.py", "vsrife/_bind.py", "vsrife/cli/__init__.py"} <= names
+                "vsrife/plugin/signature.py", "vsrife/plugin/bind.py", "vsrife/cli/__init__.py"} <= names
         z.extract(so_member, tmp_path)
     # the wheel's library loads into a core of its own and declares the current signature
     script = POLICY + f"""core = vs.core

@@ -17,8 +17,9 @@ import vapoursynth as vs
 from helpers import POLICY
 
 import vsrife
-from vsrife import _bind, _signature
-from vsrife.filter import RIFE
+from vsrife.plugin import bind as _bind
+from vsrife.plugin import signature as _signature
+from vsrife.vs.api import RIFE
 
 ROOT = Path(__file__).resolve().parent.parent
 VS_DIR = Path(vs.__file__).parent
@@ -68,7 +69,7 @@ def _synthetic() -> vs.VideoNode:
 
 def test_signature_matches_filter() -> None:
     names = [n for n, _ in _signature.PARAMS]
-    assert names == list(inspect.signature(RIFE).parameters), "vsrife/_signature.py drifted from filter.RIFE"
+    assert names == list(inspect.signature(RIFE).parameters), "plugin/signature.py drifted from RIFE"
     expected = "".join(f"{n}:{t}{'' if n == 'clip' else ':opt'};" for n, t in _signature.PARAMS)
     assert _signature.args_string() == expected
     assert _signature.args_string().startswith("clip:vnode;multi:int:opt;")
@@ -188,7 +189,7 @@ try:
     clash = ""
 except vs.Error as e:
     clash = str(e)
-import vsrife, vsrife._bind as b
+import vsrife, vsrife.plugin.bind as b
 print(__import__("json").dumps({{"clash": clash, "status": b.plugin_status(core), "msg": b.status_message(core),
                                  "n": vsrife.RIFE(clip, multi=2, model="4.25").num_frames}}))
 """

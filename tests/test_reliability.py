@@ -22,15 +22,17 @@ from pathlib import Path
 import pytest
 import vapoursynth as vs
 
-from vsrife import registry
+from vsrife import weights as registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
 PRELUDE = """
 import json, math, os, pickle, sys, traceback
 import numpy as np, torch, vapoursynth as vs
+from pathlib import Path
 import vsrife
-from vsrife.filter import RIFE
+from vsrife import settings
+from vsrife.vs.api import RIFE
 core = vs.core
 core.num_threads = 2
 TMP = sys.argv[1]
@@ -156,22 +158,17 @@ out = RIFE(src, multi=2, scale=0.25)
 assert (out.width, out.height) == (8192, 8192) and same(out.get_frame(2), src.get_frame(1))
 """, OK),
     "8K x 8K interpolated, too big": ("big", """
-os.environ['VSRIFE_MEMORY_LIMIT_MB'] = '16000'  # as on a 16 GB machine, whatever this one has
-try:
+with settings.override(memory_limit_mb=16000):  # as on a 16 GB machine, whatever this one has
     src = core.std.BlankClip(width=8192, height=8192, format=vs.GRAY8, length=2)
     RIFE(src, multi=2, scale=0.25, sc=False).get_frame(1)
-finally:
-    del os.environ['VSRIFE_MEMORY_LIMIT_MB']
 """, r"MemoryError: a 8192x8192 frame at scale=0.25 needs about \d+.\d GiB of cpu memory, 15.6 GiB is available"),
     "memory limit hint names scale": ("out", """
-os.environ['VSRIFE_MEMORY_LIMIT_MB'] = '1'
 try:
-    RIFE(CLIP, multi=2, sc=False).get_frame(1)
+    with settings.override(memory_limit_mb=1):
+        RIFE(CLIP, multi=2, sc=False).get_frame(1)
     raise AssertionError('no error')
 except vs.Error as e:
     assert 'a 64x48 frame at scale=1.0 needs about' in str(e) and 'use scale=0.5' in str(e), e
-finally:
-    del os.environ['VSRIFE_MEMORY_LIMIT_MB']
 out = RIFE(CLIP, multi=2, sc=False)
 assert np.isfinite(np.stack(planes(out.get_frame(1)))).all()  # the filter works again once memory allows
 """, OK),
@@ -277,14 +274,14 @@ finally:
     # -- cache directory ------------------------------------------------------------------------
     "cache dir unwritable (fetch)": ("own", """
 open(TMP + '/afile', 'w').close()
-os.environ['VSRIFE_MODEL_DIR'] = TMP + '/afile/cache'
-from vsrife import registry
-registry.fetch('4.0', log=lambda s: None)
+from vsrife import weights as registry
+with settings.override(model_dir=Path(TMP + '/afile/cache')):
+    registry.fetch('4.0', log=lambda s: None)
 """, r"cache directory .*afile/cache/4.0 is not writable .*set VSRIFE_MODEL_DIR"),
     "cache dir unwritable (filter)": ("own", """
 open(TMP + '/afile', 'w').close()
-os.environ['VSRIFE_MODEL_DIR'] = TMP + '/afile/cache'
-RIFE(CLIP, model='4.0')
+with settings.override(model_dir=Path(TMP + '/afile/cache')):
+    RIFE(CLIP, model='4.0')
 """, r"model '4.0' is not in the cache .*run: python -m vsrife models fetch 4.0"),
 }
 
@@ -366,7 +363,7 @@ def test_case_table_size() -> None:
 # -- security ----------------------------------------------------------------------------------------
 def test_verify_detects_a_tampered_cache_file(all_models: list[str], tmp_path: Path) -> None:
     """A flipped byte in a cached weights file is reported by ``verify`` and blocks loading via ``fetch``'s check."""
-    from vsrife import registry
+    from vsrife import weights as registry
 
     src = registry.locate("4.0")
     dst = tmp_path / "4.0"
@@ -419,8 +416,8 @@ def test_fetch_and_filter_write_only_inside_the_cache_dir(tmp_path: Path) -> Non
         else (cache / "4.0" / "flownet.pkl").write_bytes((src / "flownet.pkl").read_bytes())
     code = textwrap.dedent("""
         import vapoursynth as vs
-        from vsrife import registry
-        from vsrife.filter import RIFE
+        from vsrife import weights as registry
+        from vsrife.vs.api import RIFE
         registry.fetch('4.0', log=lambda s: None)
         out = RIFE(vs.core.std.BlankClip(width=32, height=32, format=vs.RGBS, length=2), model='4.0')
         out.get_frame(1)

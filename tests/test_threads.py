@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from vsrife.filter import RIFE
+from vsrife.vs.api import RIFE
 
 core = vs.core
 TIMEOUT = 120  # seconds for any one frame; a deadlock fails the test instead of hanging it
@@ -116,14 +116,16 @@ def test_two_pairs_run_at_once_on_two_streams(all_models: list[str], threads, mo
     """With 2 VapourSynth threads two pairs are interpolated at the same time (engine streams, one
     ModifyFrame node per stream); with VSRIFE_STREAMS=1 or one VapourSynth thread, one at a time.
     Threads per call follow the configured streams, so the output does not depend on core.num_threads."""
-    from vsrife import filter as vfilter
+    from vsrife import settings
+    from vsrife.vs import build, plan
 
     got = {}
     for nthreads, streams in ((2, "2"), (1, "2"), (2, "1")):
         core.num_threads = nthreads
-        monkeypatch.setenv("VSRIFE_STREAMS", streams)
-        out = RIFE(_moving(9, w=256, h=192), multi=2, sc=False)
-        eng = vfilter.last_instance().engine
+        with settings.override(streams=int(streams)):
+            p = plan(_moving(9, w=256, h=192), multi=2, sc=False)
+        out = build(p)
+        eng = p.engine
         futures = [out.get_frame_async(n) for n in range(out.num_frames)]
         keys = [_key(f.result(timeout=TIMEOUT)) for f in futures]
         got[(nthreads, streams)] = (eng.streams, eng.stats["max_concurrent"], keys)

@@ -15,7 +15,6 @@ from helpers import psnr as np_psnr
 
 import vsrife
 from vsrife.cli import main as cli_main
-from vsrife.loading import detect_arch, load_file
 from vsrife.train import (
     SMALL,
     Batch,
@@ -36,6 +35,7 @@ from vsrife.train import (
     video_source,
 )
 from vsrife.train.data import read_video as bs_read_video
+from vsrife.weights import detect_arch, load_file
 
 core = vs.core
 

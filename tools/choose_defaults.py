@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vsrife import evaluate as ev
-from vsrife import registry
+from vsrife import weights as registry
+from vsrife.dev import evaluate as ev
 from vsrife.engine import Engine
 
 BBB = [10, 30, 50, 70, 90, 110]

@@ -25,8 +25,8 @@ import numpy as np
 import vapoursynth as vs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vsrife import registry
-from vsrife.filter import RIFE
+from vsrife import weights as registry
+from vsrife.vs.api import RIFE
 
 core = vs.core
 

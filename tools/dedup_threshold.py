@@ -22,8 +22,9 @@ import numpy as np
 import vapoursynth as vs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vsrife import formats, registry
-from vsrife.dedup import DEFAULT_THRESHOLD, PROXY_WIDTH, block_diff
+from vsrife import weights as registry
+from vsrife.vs import formats
+from vsrife.vs.dedup import DEFAULT_THRESHOLD, PROXY_WIDTH, block_diff
 
 core = vs.core
 W, H = 1280, 720

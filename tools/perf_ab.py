@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import torch
 
-from vsrife.fast import FastV4
-from vsrife.loading import load_model
+from vsrife.nn.fast import FastV4
+from vsrife.weights import load_model
 
 
 def main() -> None:

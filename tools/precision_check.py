@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 import vapoursynth as vs
 
-from vsrife.fast import FastV4, bf16_supported
-from vsrife.loading import load_model
-from vsrife.registry import fetch
+from vsrife.nn.fast import FastV4, bf16_supported
+from vsrife.weights import fetch, load_model
 
 
 def frames(path: str, w: int, h: int, pairs: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -60,15 +60,15 @@ def moving_clip(n: int, w: int, h: int):
 def soak(frames: int, size: int, warmup: int, every: int, max_cache_mb: int | None = None) -> int:
     import vapoursynth as vs
 
-    import vsrife
-    from vsrife import engine as eng_mod
-    from vsrife import filter as flt
+    from vsrife.engine import models as eng_mod
+    from vsrife.vs import build, plan
 
     if max_cache_mb is not None:
         vs.core.max_cache_size = max_cache_mb
     clip = moving_clip(frames // 2, size, size)
-    out = vsrife.RIFE(clip, multi=2, device="cpu")
-    work = flt.last_instance()
+    p = plan(clip, multi=2, device="cpu")
+    out = build(p)
+    work = p.interpolators[0]
     eng = work.engine
     t0 = time.time()
     base = None
@@ -90,12 +90,12 @@ def soak(frames: int, size: int, warmup: int, every: int, max_cache_mb: int | No
         "rss_after_warmup_mb": round(base or 0, 1), "rss_end_mb": round(end, 1), "growth_mb": round(growth, 1),
         "peak_mb": round(peak_mb(), 1), "engine_cache": len(eng._cache), "engine_cache_max": max_cache,
         "engine_cache_bound": eng._cache_size, "result_cache": len(work.results), "result_cache_max": max_results,
-        "result_cache_bound": 4 * max(work.multi or 2, 2), "models_loaded": len(eng_mod._MODELS),
+        "result_cache_bound": 4 * max(work.multi or 2, 2), "models_loaded": eng_mod.loaded(),
         "stats": eng.stats, "vs_max_cache_size_mb": vs.core.max_cache_size, "samples": samples,
     }
     print(json.dumps(result))
     ok = (growth < GROWTH_LIMIT_MB and max_cache <= eng._cache_size
-          and max_results <= result["result_cache_bound"] and len(eng_mod._MODELS) <= 4)
+          and max_results <= result["result_cache_bound"] and eng_mod.loaded() <= 4)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

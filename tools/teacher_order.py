@@ -9,9 +9,8 @@ import sys
 import numpy as np
 import torch
 
-from vsrife.loading import load_model
-from vsrife.registry import fetch
 from vsrife.train.teacher import TEACHER_ORDERS, order_key, teacher_forward
+from vsrife.weights import fetch, load_model
 
 
 def frames(n: int) -> torch.Tensor:

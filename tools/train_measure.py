@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from vsrife.registry import fetch
 from vsrife.train import TrainConfig, Trainer, init_net, make_batch, read_video, split, val_batches, video_source
+from vsrife.weights import fetch
 
 
 def data(width: int | None, val_crop: int | None, batch: int, interleave: bool = False, span: int = 2,

@@ -14,7 +14,7 @@ __all__ = ["RIFE", "__version__"]
 
 def __getattr__(name: str):
     if name == "RIFE":
-        from .filter import RIFE
+        from .vs.api import RIFE
 
         return RIFE
     raise AttributeError(name)

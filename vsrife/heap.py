@@ -19,9 +19,11 @@ later run the model may still be handed one of those.  Under vspipe the script i
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import threading
+
+from . import settings
+from .errors import SettingsError
 
 __all__ = ["keep_freed_memory"]
 
@@ -43,8 +45,11 @@ def keep_freed_memory() -> bool:
 
 
 def _apply() -> bool:
-    if os.environ.get("VSRIFE_MALLOC", "1") == "0":
-        return False
+    try:
+        if not settings.get().malloc:
+            return False
+    except SettingsError:
+        pass  # another variable is bad: the first engine reports it; malloc keeps its default (on)
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

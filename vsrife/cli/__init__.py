@@ -11,17 +11,11 @@ import argparse
 import importlib
 import sys
 
+from ..errors import CLIError
+
 __all__ = ["CLIError", "main"]
 
 SUBCOMMANDS = ("interpolate", "info", "show", "models", "eval", "bench", "train")
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 2 (or ``code``)."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:

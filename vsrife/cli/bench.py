@@ -26,7 +26,7 @@ def _size(text: str) -> tuple[int, int, float]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..bench import COMPARISONS
+    from ..dev.bench import COMPARISONS
 
     p = sub.add_parser(
         "bench", help="benchmark CPU interpolation against eager PyTorch, vs-mlrt and mvtools",
@@ -52,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import registry
-    from ..bench import main_bench
+    from .. import weights as registry
+    from ..dev.bench import main_bench
 
     sizes = args.sizes or ([SIZES["tiny"]] if args.tiny else [SIZES["720p"], SIZES["1080p"]])
     runs, pairs, warmup = (1, 3, 1) if args.tiny else (args.runs, args.pairs, args.warmup)

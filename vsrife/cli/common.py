@@ -6,10 +6,14 @@ import argparse
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 
-from . import CLIError
+from ..errors import CLIError
+
+if TYPE_CHECKING:
+    from ..vs.plan import Plan
 
 __all__ = ["add_filter_args", "build_filter", "filter_kwargs", "open_source", "parse_rate"]
 
@@ -105,12 +109,22 @@ def open_source(path: str) -> vs.VideoNode:
     return clip
 
 
-def build_filter(clip: vs.VideoNode, kw: dict) -> vs.VideoNode:
-    """Apply the RIFE filter (the same function as ``core.rife.RIFE``); its errors become one-line CLI errors."""
-    from ..filter import RIFE
+def plan_filter(clip: vs.VideoNode, kw: dict) -> Plan:
+    """The plan of the RIFE filter for ``clip`` with options ``kw``; errors become one-line CLI errors."""
+    from ..vs.api import plan
 
     try:
-        return RIFE(clip, **kw)
+        return plan(clip, **kw)
+    except vs.Error as e:
+        raise CLIError(str(e).strip().splitlines()[0]) from None
+
+
+def build_filter(clip: vs.VideoNode, kw: dict, plan: Plan | None = None) -> vs.VideoNode:
+    """Apply the RIFE filter (the same function as ``core.rife.RIFE``), or build ``plan``; one-line CLI errors."""
+    from ..vs.api import RIFE, build
+
+    try:
+        return build(plan) if plan is not None else RIFE(clip, **kw)
     except vs.Error as e:
         raise CLIError(str(e).strip().splitlines()[0]) from None
     except ModuleNotFoundError as e:

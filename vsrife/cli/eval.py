@@ -54,7 +54,7 @@ def parse_spec(spec: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import evaluate as ev
+    from ..dev import evaluate as ev
 
     methods: list[ev.Method] = [ev.RifeMethod(parse_spec(s)) for s in (args.rife or [""])]
     for b in filter(None, (s.strip() for s in args.baselines.split(","))):

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from . import CLIError
-from .common import add_filter_args, build_filter, describe_rate, filter_kwargs, fmt_time, open_source
+from .common import add_filter_args, build_filter, describe_rate, filter_kwargs, fmt_time, open_source, plan_filter
 
 __all__ = ["register", "run"]
 
@@ -54,7 +53,7 @@ def _measure(engine, clip: vs.VideoNode, timesteps: list[float]) -> float:
     """Seconds per interpolated frame: one batched call on source frames 0 and 1, after a warm-up call."""
     import torch
 
-    from .. import formats
+    from ..vs import formats
 
     cs = formats.color_setup(clip, dict(clip.get_frame(0).props), None, None)
     rgb = formats.to_model(clip, cs)
@@ -72,8 +71,8 @@ def _measure(engine, clip: vs.VideoNode, timesteps: list[float]) -> float:
 
 def _cpu_path(engine) -> str:
     """How the CPU runs this model: fast path or not, convolution precision, fused kernels, bf16 support."""
-    from .. import fused
-    from ..fast import bf16_supported
+    from ..nn import fused
+    from ..nn.fast import bf16_supported
 
     bf16 = "has" if bf16_supported() else "has no"
     if engine.fast is None:
@@ -85,15 +84,13 @@ def _cpu_path(engine) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import filter as rife_filter
+    from ..vs.scenecut import SC_THRESHOLD
 
     src = open_source(args.input)
     kw = filter_kwargs(args)
-    out = build_filter(src, kw)
-    work = rife_filter.last_instance()
-    if work is None:
-        raise CLIError("the filter did not set up a model")
-    mapping, engine = work.mapping, work.engine
+    plan = plan_filter(src, kw)
+    out = build_filter(src, kw, plan)
+    mapping, engine = plan.mapping, plan.engine
     fmt = src.format
     src_fps = Fraction(src.fps.numerator, src.fps.denominator) if src.fps.numerator else Fraction(0)
     out_fps = Fraction(out.fps.numerator, out.fps.denominator) if out.fps.numerator else Fraction(0)
@@ -114,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         ("padding", f"{w}x{h} -> {wp}x{hp} (multiple of {engine.multiple})"
                     + ("" if (hp, wp) != (h, w) else ", no padding needed")),
         ("scene cuts", "off" if kw.get("sc") is False
-         else f"on, threshold {kw.get('sc_threshold', rife_filter.SC_THRESHOLD)}"),
+         else f"on, threshold {kw.get('sc_threshold', SC_THRESHOLD)}"),
         ("dedup", "on" if kw.get("dedup") else "off"),
     ]
     if engine.device.type == "cpu":

@@ -16,6 +16,7 @@ from typing import TextIO
 
 import vapoursynth as vs
 
+from .. import settings
 from . import CLIError
 from .common import (
     add_filter_args,
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-audio", action="store_true", help="do not copy audio from INPUT")
     g.add_argument("--ffmpeg-args", default="", metavar="ARGS",
                    help='extra ffmpeg output options, one string, e.g. "-tune animation -x264-params ref=6"')
-    g.add_argument("--ffmpeg", default=os.environ.get("VSRIFE_FFMPEG", "ffmpeg"), metavar="PATH",
+    g.add_argument("--ffmpeg", default=settings.get().ffmpeg, metavar="PATH",
                    help="ffmpeg executable (default: $VSRIFE_FFMPEG or ffmpeg on PATH)")
     g = p.add_argument_group("run")
     g.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from .. import formats
+from ..vs import formats
 from . import CLIError
 from .common import add_filter_args, open_source
 
@@ -51,10 +51,9 @@ def write_sheet(clip: vs.VideoNode, path: str | Path, frame: int = 0, multi: int
     """Interpolate between source frames ``frame`` and ``frame + 1`` and save the contact sheet as PNG."""
     import torch
 
+    from ..dev.visualize import Sheet, contact_sheet
     from ..engine import Engine
-    from ..loading import ModelLoadError
-    from ..registry import AssetError
-    from ..visualize import Sheet, contact_sheet
+    from ..errors import AssetError, ModelLoadError
 
     if not 0 <= frame < clip.num_frames - 1:
         raise CLIError(f"--frame must be in 0..{clip.num_frames - 2} for this clip, got {frame}")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..model import Output
+from ..nn import Output
 from .teacher import TeacherOutput
 
 __all__ = ["Losses", "compute_losses", "distill_loss", "laplacian_loss", "psnr"]

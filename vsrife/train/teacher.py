@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..model import IFNet, Output, warp
+from ..nn import IFNet, Output, warp
 
 __all__ = ["TEACHER_ORDERS", "CalTime", "TeacherOutput", "teacher_forward"]
 

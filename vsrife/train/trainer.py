@@ -15,8 +15,8 @@ from typing import TextIO
 import torch
 from torch import Tensor
 
-from ..loading import arch_metadata, detect_arch, load_file, load_model
-from ..model import ARCHS, Arch, IFNet
+from ..nn import ARCHS, Arch, IFNet
+from ..weights import arch_metadata, detect_arch, load_file, load_model
 from .data import Batch
 from .losses import Losses, compute_losses, psnr
 from .teacher import CalTime, teacher_forward

@@ -2,7 +2,7 @@
 
 Every contender interpolates real footage (Big Buck Bunny, 2x) in the same run:
 
-* ``eager``   - the plain :class:`~vsrife.model.IFNet`, fp32, one pair per call (the baseline);
+* ``eager``   - the plain :class:`~vsrife.nn.ifnet.IFNet`, fp32, one pair per call (the baseline);
 * ``conv``    - a large 3x3 convolution: the machine's practical GFLOP/s ceiling;
 * ``vsrife``  - the real filter (``core.rife.RIFE`` or ``vsrife.RIFE``) run by ``vspipe``;
 * ``vsrife-bf16`` - the same with ``fp16=True``: the blocks' convolutions in bfloat16 (CPUs with native bf16 only);
@@ -37,15 +37,17 @@ from pathlib import Path
 
 import torch
 
-from .fast import bf16_supported
+from .. import settings
+from ..nn.fast import bf16_supported
 
 __all__ = ["COMPARISONS", "Result", "conv_ceiling", "count_flops", "main_bench", "render_table"]
 
 COMPARISONS = ("eager", "conv", "vsrife", "vsrife-bf16", "vsrife-nofast", "vsrife-nofused", "vsrife-1stream",
                "vsrife-malloc0", "vsrife-ensemble", "ov", "ort", "mvtools")
 REPO = Path(__file__).resolve().parent.parent
-ENV_VARIANTS = {"vsrife-nofast": ("VSRIFE_FAST", "0"), "vsrife-1stream": ("VSRIFE_STREAMS", "1"),
-                "vsrife-malloc0": ("VSRIFE_MALLOC", "0"), "vsrife-nofused": ("VSRIFE_FUSED", "0")}
+SETTING_VARIANTS: dict[str, dict[str, object]] = {  # contender -> settings of its vspipe processes
+    "vsrife-nofast": {"fast": False}, "vsrife-1stream": {"streams": 1},
+    "vsrife-malloc0": {"malloc": False}, "vsrife-nofused": {"fused": False}}
 
 
 @dataclass
@@ -75,7 +77,7 @@ def count_flops(h: int, w: int, scale: float = 1.0, model: str = "4.25") -> floa
     """FLOPs of one eager forward pass (both encoders included) at the padded size of h x w."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .loading import load_model
+    from ..weights import load_model
 
     net, _ = load_model(model)
     hp, wp = padded(h, w, net.arch.pad_multiple(scale))
@@ -119,7 +121,7 @@ def time_eager(footage: Path, w: int, h: int, scale: float, runs: int, start: in
     """The plain model, fp32 NCHW, one pair per call, both encoders each call."""
     import torch.nn.functional as F
 
-    from .loading import load_model
+    from ..weights import load_model
 
     net, _ = load_model(model)
     net = net.float().eval()
@@ -228,8 +230,8 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
 def export_for(w: int, h: int, scale: float, outdir: Path, model: str = "4.25",
                warp: str = "gridsample") -> tuple[Path, tuple[int, int]]:
     """ONNX export of ``model`` at the padded size of w x h (cached under ``outdir``)."""
+    from ..nn import ARCHS
     from .export import export_onnx
-    from .model import ARCHS
 
     hp, wp = padded(h, w, ARCHS[model].pad_multiple(scale))
     path = outdir / f"rife_{model}_{wp}x{hp}_s{scale:g}_{warp}.onnx"
@@ -322,10 +324,11 @@ def main_bench(sizes: Sequence[tuple[int, int, float]], runs: int, pairs: int, w
                 elif name == "vsrife-ensemble":
                     r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, ensemble=True)
                     r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, ensemble=True (2 passes)"
-                elif name in ENV_VARIANTS:
-                    var, value = ENV_VARIANTS[name]
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, env={var: value})
-                    r.name, r.note = name, r.note or f"vspipe, multi=2, sc=False, {var}={value}"
+                elif name in SETTING_VARIANTS:
+                    env = settings.to_env(**SETTING_VARIANTS[name])
+                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, env=env)
+                    desc = ", ".join(f"{k}={v}" for k, v in env.items())
+                    r.name, r.note = name, r.note or f"vspipe, multi=2, sc=False, {desc}"
                 else:
                     r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work)
                     r.note = r.note or ("vspipe, multi=2, sc=False, ensemble=False" if name == "vsrife"

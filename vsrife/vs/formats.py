@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
+from .options import err
+
 __all__ = ["ColorSetup", "check_clip", "color_setup", "frame_to_array", "from_model", "to_model"]
 
 _MATRIX_NAMES = {1: "709", 4: "fcc", 5: "470bg", 6: "170m", 7: "240m", 8: "ycgco", 9: "2020ncl", 10: "2020cl",
@@ -17,17 +19,17 @@ _RANGE_NAMES = {0: "full", 1: "limited"}  # _ColorRange convention
 def check_clip(clip: object, name: str = "clip") -> vs.VideoNode:
     """Reject what the filter cannot take, with a message naming the problem."""
     if not isinstance(clip, vs.VideoNode):
-        raise vs.Error(f"RIFE: {name} must be a video clip (vs.VideoNode), not {type(clip).__name__}")
+        raise err(f"{name} must be a video clip (vs.VideoNode), not {type(clip).__name__}")
     fmt = clip.format
     if fmt is None or fmt.id == vs.NONE or clip.width == 0 or clip.height == 0:
-        raise vs.Error(f"RIFE: {name} must have a constant format and size (variable format/size clips are not "
+        raise err(f"{name} must have a constant format and size (variable format/size clips are not "
                        "supported; resize to one format first)")
     if fmt.color_family not in (vs.GRAY, vs.YUV, vs.RGB):
-        raise vs.Error(f"RIFE: {name} has an unsupported colour family; allowed: GRAY, YUV, RGB")
+        raise err(f"{name} has an unsupported colour family; allowed: GRAY, YUV, RGB")
     if fmt.sample_type == vs.INTEGER and not 8 <= fmt.bits_per_sample <= 16:
-        raise vs.Error(f"RIFE: {name} has {fmt.bits_per_sample}-bit samples; allowed: 8-16 bit integer, half, float")
+        raise err(f"{name} has {fmt.bits_per_sample}-bit samples; allowed: 8-16 bit integer, half, float")
     if clip.num_frames < 2:
-        raise vs.Error(f"RIFE: {name} has {clip.num_frames} frame(s); interpolation needs at least 2")
+        raise err(f"{name} has {clip.num_frames} frame(s); interpolation needs at least 2")
     return clip
 
 
@@ -56,10 +58,10 @@ def color_setup(clip: vs.VideoNode, props: dict, matrix_in: int | None, range_in
     """Matrix and range from the override, else the frame props, else HD/SD defaults."""
     fam = clip.format.color_family
     if matrix_in is not None and matrix_in not in _MATRIX_NAMES:
-        raise vs.Error(f"RIFE: matrix_in={matrix_in} is not supported; allowed: "
+        raise err(f"matrix_in={matrix_in} is not supported; allowed: "
                        + ", ".join(f"{k} ({v})" for k, v in _MATRIX_NAMES.items()))
     if range_in is not None and range_in not in (0, 1):
-        raise vs.Error(f"RIFE: range_in={range_in} is not allowed; 0 = full, 1 = limited (as _ColorRange)")
+        raise err(f"range_in={range_in} is not allowed; 0 = full, 1 = limited (as _ColorRange)")
     matrix = None
     if fam == vs.YUV:
         matrix = matrix_in if matrix_in is not None else props.get("_Matrix")
@@ -91,17 +93,3 @@ def from_model(rgb: vs.VideoNode, like: vs.VideoNode, cs: ColorSetup) -> vs.Vide
 def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
     """[C, H, W] float32 array of a GRAYS/RGBS frame (a view per plane, stacked once)."""
     return np.stack([np.asarray(frame[p]) for p in range(frame.format.num_planes)])
-
-
-def scene_luma(clip: vs.VideoNode, width: int = 64) -> vs.VideoNode:
-    """Small GRAYS luma proxy used for scene-change and duplicate metrics."""
-    h = max(2, round(clip.height * width / clip.width / 2) * 2)
-    w = min(width, clip.width)
-    fam = clip.format.color_family
-    if fam == vs.YUV:
-        clip = clip.std.ShufflePlanes(0, vs.GRAY)
-        return clip.resize.Bilinear(w, h, format=vs.GRAYS, range_in_s="limited" if clip.format.sample_type ==
-                                    vs.INTEGER else "full", range_s="full")
-    if fam == vs.RGB:
-        return clip.resize.Bilinear(w, h, format=vs.GRAYS, matrix_s="709")
-    return clip.resize.Bilinear(w, h, format=vs.GRAYS)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 import vapoursynth as vs
 
-from . import formats
+from ..vs import formats
 
 __all__ = ["BASELINES", "Method", "Result", "RifeMethod", "Triplet", "evaluate", "psnr", "ssim_y",
            "triplets_from_dir", "triplets_from_video"]
@@ -191,7 +191,7 @@ class RifeMethod(Method):
         return "rife " + (" ".join(f"{k}={v}" for k, v in self.kwargs.items()) or "(defaults)")
 
     def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
-        from .filter import RIFE
+        from ..vs.api import RIFE
 
         out = RIFE(_pairs_clip(trips), multi=2, sc=False, **self.kwargs)
         return _every_fourth(out, len(trips))

@@ -1,6 +1,6 @@
 """Glue between the native shim (``plugin/rife_shim.c``) and the Python filter.
 
-The shim registers ``core.rife.RIFE``; on its first call in a core it runs ``vsrife._bind.bind()``,
+The shim registers ``core.rife.RIFE``; on its first call in a core it runs ``vsrife.plugin.bind.bind()``,
 which hands :func:`plugin_rife` to the shim with ``core.rife.Bind(func=...)``.  Any failure is handed
 over as ``core.rife.Bind(error=...)`` so the user sees it as the ``RIFE`` call's error.
 
@@ -19,8 +19,8 @@ _DATA_ARGS = ("model", "model_path", "device")  # VapourSynth "data": may arrive
 
 
 def plugin_rife(**kwargs: Any) -> Any:
-    """``core.rife.RIFE`` entry point: VapourSynth map values in, ``vsrife.filter.RIFE`` out."""
-    from .filter import RIFE
+    """``core.rife.RIFE`` entry point: VapourSynth map values in, ``vsrife.vs.api.RIFE`` out."""
+    from ..vs.api import RIFE
 
     for k in _DATA_ARGS:
         v = kwargs.get(k)
@@ -35,9 +35,9 @@ def bind() -> None:
 
     core = vs.core
     try:
-        from . import filter as _filter  # noqa: F401 - fail here (torch missing, ...) rather than on first use
+        from ..vs import api as _filter  # noqa: F401 - fail here (torch missing, ...) rather than on first use
     except BaseException as e:  # the message is the RIFE call's error; nothing may escape into C
-        core.rife.Bind(error=f"importing vsrife.filter failed: {type(e).__name__}: {e}")
+        core.rife.Bind(error=f"importing vsrife.vs.api failed: {type(e).__name__}: {e}")
         return
     core.rife.Bind(func=plugin_rife)
 

@@ -1,6 +1,6 @@
 """Inference-only forward pass for the v4 family (4.25, 4.0), tuned for the CPU.
 
-:class:`FastV4` reuses a loaded :class:`~vsrife.model.IFNet`'s weights and computes the same
+:class:`FastV4` reuses a loaded :class:`~vsrife.nn.ifnet.IFNet`'s weights and computes the same
 frame as ``IFNet(img0, img1, t).image`` with less memory traffic:
 
 * channels_last (NHWC) tensors and weights, the layout oneDNN convolutions run in natively;
@@ -26,7 +26,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import fused
-from .model import IFBlock, IFNet, ResConv, resize
+from .arch import Body, Family, Head
+from .ifnet import IFNet
+from .layers import IFBlock, ResConv, merge_reversed
+from .warp import base_grid, cached, flow_norm, resize
 
 __all__ = ["FastV4", "bf16_supported", "supports"]
 
@@ -50,26 +53,14 @@ def bf16_supported() -> bool:
 def supports(net: IFNet) -> bool:
     """True for the architectures FastV4 handles (v4 family with LeakyReLU-beta or plain bodies)."""
     a = net.arch
-    return a.family == "v4" and a.body in ("beta", "seq") and a.head in ("shuffle", "deconv")
-
-
-_BASES: dict[tuple, Tensor] = {}
+    return a.family is Family.V4 and a.body in (Body.BETA, Body.SEQ) and a.head in (Head.SHUFFLE, Head.DECONV)
 
 
 def warp_nchw(src: Tensor, flow: Tensor) -> Tensor:
-    """``model.warp`` without copies: ``src`` [N,C,H,W] (NHWC memory is fastest), ``flow`` in any layout."""
+    """``nn.warp.warp`` without copies: ``src`` [N,C,H,W] (NHWC memory is fastest), ``flow`` in any layout."""
     h, w = flow.shape[-2:]
-    key = (flow.device, h, w)
-    base = _BASES.get(key)
-    if base is None:
-        ys = torch.linspace(-1.0, 1.0, h, device=flow.device)
-        xs = torch.linspace(-1.0, 1.0, w, device=flow.device)
-        base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).unsqueeze(0)  # [1,H,W,2] (x, y)
-        if len(_BASES) > 16:
-            _BASES.clear()
-        _BASES[key] = base
-    norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow.device)
-    grid = torch.addcmul(base, flow.permute(0, 2, 3, 1), norm)  # contiguous [N,H,W,2]
+    base = base_grid(h, w, flow.device)  # [1,H,W,2] (x, y)
+    grid = torch.addcmul(base, flow.permute(0, 2, 3, 1), flow_norm(h, w, flow.device))  # contiguous [N,H,W,2]
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
@@ -94,7 +85,7 @@ class _FastBlock(nn.Module):
         self.dtype = dtype
         self.body, self.head = a.body, a.head
         self.conv0 = copy.deepcopy(block.conv0)
-        if a.body == "beta":
+        if a.body is Body.BETA:
             convs = []
             for rc in block.convblock:
                 assert isinstance(rc, ResConv)
@@ -109,7 +100,7 @@ class _FastBlock(nn.Module):
             self.convblock = copy.deepcopy(block.convblock)
         self.lastconv = copy.deepcopy(block.lastconv)
         self.last5 = None  # the last block needs only flow and mask: the head cut to those 5 channels
-        if a.head == "shuffle":
+        if a.head is Head.SHUFFLE:
             deconv = block.lastconv[0]
             cut = nn.ConvTranspose2d(deconv.in_channels, 4 * 5, 4, 2, 1)
             with torch.no_grad():
@@ -124,25 +115,25 @@ class _FastBlock(nn.Module):
 
         The flow is already multiplied by that factor (resizing is linear, so scaling before equals after).
         Only the first ``channels`` are returned if given.  With ``pre`` a shuffle head returns its output before
-        PixelShuffle(2) (third value True), which :mod:`vsrife.fused` reads in place.  The block computes and
+        PixelShuffle(2) (third value True), which :mod:`vsrife.nn.fused` reads in place.  The block computes and
         returns its ``dtype`` (bfloat16 for ``FastV4(..., dtype=torch.bfloat16)``; the kernels read it as it is).
         """
         feat = self.conv0(x.to(self.dtype))
-        if self.body == "beta":
+        if self.body is Body.BETA:
             for conv in self.convs:
                 y = conv(feat)
                 y.add_(feat)
                 feat = F.leaky_relu_(y, 0.2)
         else:
             feat = self.convblock(feat) + feat
-        pre = pre and self.head == "shuffle"  # skip PixelShuffle(2): the fused kernels read the layout before it
+        pre = pre and self.head is Head.SHUFFLE  # skip PixelShuffle(2): the fused kernels read the layout before it
         if channels == 5 and self.last5 is not None:
             out = self.last5[0](feat) if pre else self.last5(feat)
         else:
             out = self.lastconv[0](feat) if pre else self.lastconv(feat)
             if channels is not None:
                 out = out[:, :channels * (4 if pre else 1)]
-        up = scale if self.head == "shuffle" else scale * 2
+        up = self.head.upsample(scale)
         if up != 1:  # exact in bfloat16 too: the factors are powers of 2
             out[:, :16 if pre else 4].mul_(up)  # before the shuffle, channel k*4 + i is channel k's sub-pixel i
         return out, up, pre
@@ -158,7 +149,7 @@ def input_order(c: int, nf: int) -> list[int]:
     """The eager IFBlock input channel of each channel in FastV4's order, for the blocks after the first.
 
     Eager order: w0[:3], w1[:3], w0[3:], w1[3:], t, mask, features (nf), flow / s (4), with c channels per warped
-    source (3, or 7 with 4.25's encoder features).  FastV4 (and ``vsrife.fused``) order: w0 (c), w1 (c),
+    source (3, or 7 with 4.25's encoder features).  FastV4 (and ``vsrife.nn.fused``) order: w0 (c), w1 (c),
     flow / s, mask, features, t: each warped source stays whole and the kernel stores whole vectors.
     """
     x = c - 3
@@ -182,14 +173,10 @@ def resize_at(x: Tensor, grid: Tensor) -> Tensor:
                          align_corners=False)
 
 
-_SPARSE: dict[tuple, tuple[Tensor, Tensor]] = {}
-
-
 def _sparse_grid(h: int, w: int, s: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """Grids [1,R,C,2] of a 1/s sample set: for resizing (align_corners=False) and for warping (True)."""
-    key = (h, w, s, device)
-    hit = _SPARSE.get(key)
-    if hit is None:
+
+    def make() -> tuple[Tensor, Tensor]:
         rows, cols = sample_rows(h, s).double(), sample_rows(w, s).double()
 
         def grid(ys: Tensor, xs: Tensor) -> Tensor:
@@ -197,10 +184,9 @@ def _sparse_grid(h: int, w: int, s: int, device: torch.device) -> tuple[Tensor, 
 
         at = grid((2 * rows + 1) / h - 1, (2 * cols + 1) / w - 1)
         base = grid(rows * (2.0 / max(h - 1, 1)) - 1, cols * (2.0 / max(w - 1, 1)) - 1)
-        if len(_SPARSE) > 32:
-            _SPARSE.clear()
-        hit = _SPARSE[key] = (at, base)
-    return hit
+        return at, base
+
+    return cached(("sparse", h, w, s, device), make)
 
 
 class FastV4(nn.Module):
@@ -282,8 +268,7 @@ class FastV4(nn.Module):
                 return fused.final(x0, x1, both, a.mask_accumulate, gain=0.5)
             flow, logit, _, _ = self._full(outs, flow, logit, done)
             rflow, rlogit, _, _ = self._full(routs, rflow, rlogit, rdone)
-            flow = (flow + torch.cat((rflow[:, 2:4], rflow[:, :2]), 1)) / 2
-            logit = (logit - rlogit) / 2
+            flow, logit = merge_reversed(flow, logit, rflow, rlogit)
             w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         return torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
 
@@ -296,12 +281,12 @@ class FastV4(nn.Module):
         columns.  Those blocks get their inputs computed at just those points (flow and mask resized
         there from the earlier blocks' outputs, frames warped there), a 2x2 mean giving the downscale;
         full-resolution flow is formed only for the blocks at s <= 2 and the output.  With the fused
-        kernels (:mod:`vsrife.fused`) every block after the first gets its input in one pass instead.
+        kernels (:mod:`vsrife.nn.fused`) every block after the first gets its input in one pass instead.
         """
         a = self.arch
         per_pixel = timestep.shape[-1] > 1 or timestep.shape[-2] > 1
         hh, ww = x0.shape[-2:]
-        norm = torch.tensor([2.0 / max(ww - 1, 1), 2.0 / max(hh - 1, 1)], device=x0.device)
+        norm = flow_norm(hh, ww, x0.device)
         outs: list[tuple[Tensor, float, bool]] = []  # every block's raw output, its factor to full size, pre
         flow = mask = feat = None  # full resolution, formed lazily from `outs`
         pre = fused.reads_pre_shuffle() and n == 1 and x0.dtype == torch.float32  # heads may skip PixelShuffle

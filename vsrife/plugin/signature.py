@@ -2,15 +2,15 @@
 
 Single source of truth for the VapourSynth argument string: ``setup.py`` reads this file (without
 importing torch or vapoursynth) to compile ``plugin/rife_shim.c``, and ``tests/test_plugin.py`` checks
-that the names and their order match ``inspect.signature(vsrife.filter.RIFE)``.  When you add a
-parameter to ``vsrife.filter.RIFE``, add it here too, at the same position.
+that the names and their order match ``inspect.signature(vsrife.vs.api.RIFE)``.  When you add a
+parameter to ``vsrife.vs.api.RIFE``, add it here too, at the same position.
 """
 
 from __future__ import annotations
 
 __all__ = ["BIND_ARGS", "PARAMS", "RETURN", "args_string"]
 
-# (name, VapourSynth type) in the order of vsrife.filter.RIFE's signature; only ``clip`` is required.
+# (name, VapourSynth type) in the order of vsrife.vs.api.RIFE's signature; only ``clip`` is required.
 # VapourSynth has no bool type: the bool parameters are declared ``int`` (0/1).
 PARAMS: tuple[tuple[str, str], ...] = (
     ("clip", "vnode"),
@@ -37,7 +37,7 @@ REQUIRED = frozenset({"clip"})
 
 RETURN = "clip:vnode;"
 
-# The shim's internal registration function: vsrife._bind hands it the Python implementation or an error.
+# The shim's internal registration function: vsrife.plugin.bind hands it the Python implementation or an error.
 BIND_ARGS = "func:func:opt;error:data:opt;"
 
 

@@ -10,6 +10,9 @@ covers the same duration as the input, so audio stays in sync:
 * Variable frame rate with ``multi``: every source interval is split into ``M`` equal parts.
 * Variable frame rate with a target fps: ``s(n)`` follows the per-frame durations.
 
+:func:`parse_rate` checks the filter's rate arguments and :func:`make_mapping` builds the mapping
+for a clip: the one place where the output timing is decided.
+
 The source frame at ``t = 0`` is passed through bit-exact; frames after the last source
 frame (``i = num_frames - 1``, ``t > 0``) repeat it, since there is nothing to interpolate to.
 """
@@ -20,7 +23,11 @@ import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["CFRMapping", "Mapping", "TimelineMapping"]
+import vapoursynth as vs
+
+from .options import err, opt_int
+
+__all__ = ["CFRMapping", "Mapping", "MultiVFRMapping", "TimelineMapping", "make_mapping", "parse_rate", "timeline"]
 
 
 class Mapping:
@@ -102,3 +109,71 @@ class MultiVFRMapping(Mapping):
 
     def position(self, n: int) -> tuple[int, Fraction]:
         return n // self.multi, Fraction(n % self.multi, self.multi)
+
+
+def parse_rate(clip: vs.VideoNode, multi: object, factor_num: object, factor_den: object, fps_num: object,
+               fps_den: object, dedup: bool) -> tuple[str, Fraction]:
+    """Which rate argument was given, as ("multi" | "factor" | "fps", value)."""
+    multi = opt_int("multi", multi)
+    fn, fd = opt_int("factor_num", factor_num), opt_int("factor_den", factor_den)
+    pn, pd = opt_int("fps_num", fps_num), opt_int("fps_den", fps_den)
+    given = [k for k, v in (("multi", multi), ("factor_num/factor_den", fn if fn is not None else fd),
+                            ("fps_num/fps_den", pn if pn is not None else pd)) if v is not None]
+    if len(given) > 1:
+        raise err(f"give only one of multi, factor_num/factor_den, fps_num/fps_den (got {', '.join(given)})")
+    if fn is not None or fd is not None:
+        if fn is None:
+            raise err("factor_den needs factor_num")
+        fd = 1 if fd is None else fd
+        if fn <= 0 or fd <= 0:
+            raise err(f"factor_num and factor_den must be positive, got {fn}/{fd}")
+        f = Fraction(fn, fd)
+        if f <= 1 and not (dedup and f == 1):
+            raise err(f"factor_num/factor_den must be > 1, got {fn}/{fd}")
+        return "factor", f
+    if pn is not None or pd is not None:
+        if pn is None:
+            raise err("fps_den needs fps_num")
+        pd = 1 if pd is None else pd
+        if pn <= 0 or pd <= 0:
+            raise err(f"fps_num and fps_den must be positive, got {pn}/{pd}")
+        target = Fraction(pn, pd)
+        if clip.fps.numerator > 0:
+            src = Fraction(clip.fps.numerator, clip.fps.denominator)
+            if target < src or (target == src and not dedup):
+                raise err(f"fps_num/fps_den ({pn}/{pd}) must be higher than the clip's frame rate "
+                           f"({src.numerator}/{src.denominator})")
+        return "fps", target
+    m = 2 if multi is None else multi
+    lo = 1 if dedup else 2
+    if m < lo:
+        raise err(f"multi must be >= {lo}{' (1 only with dedup=True)' if not dedup else ''}, got {m}")
+    if m > 1024:
+        raise err(f"multi must be <= 1024, got {m}")
+    return "multi", Fraction(m)
+
+
+def timeline(clip: vs.VideoNode) -> list[Fraction]:
+    """Start times of every frame of a variable-frame-rate clip, from _DurationNum/_DurationDen."""
+    starts = [Fraction(0)]
+    for k in range(clip.num_frames):
+        p = clip.get_frame(k).props
+        dn, dd = p.get("_DurationNum"), p.get("_DurationDen")
+        if not dn or not dd or dn <= 0 or dd <= 0:
+            raise err(f"frame {k} of a variable-frame-rate clip (fps 0/1) has no valid _DurationNum/_DurationDen; "
+                       "set the durations or use std.AssumeFPS")
+        starts.append(starts[-1] + Fraction(dn, dd))
+    return starts
+
+
+def make_mapping(clip: vs.VideoNode, kind: str, value: Fraction) -> Mapping:
+    n = clip.num_frames
+    if clip.fps.numerator > 0:
+        src = Fraction(clip.fps.numerator, clip.fps.denominator)
+        factor = value / src if kind == "fps" else value
+        return CFRMapping(n, factor, src)
+    if kind == "multi":
+        return MultiVFRMapping(n, int(value))
+    if kind == "factor":
+        raise err("factor_num/factor_den needs a constant frame rate; for fps 0/1 clips use multi or fps_num/fps_den")
+    return TimelineMapping(timeline(clip), value)

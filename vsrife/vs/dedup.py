@@ -1,7 +1,7 @@
 """Held drawings (anime "on twos"/"on threes"): find unique drawings and re-time between them.
 
 At filter creation the clip is scanned once through a small luma proxy
-(:func:`vsrife.formats.scene_luma`, :data:`PROXY_WIDTH` pixels wide).  Frame ``k`` repeats
+(:func:`vsrife.vs.scenecut.scene_luma`, :data:`PROXY_WIDTH` pixels wide).  Frame ``k`` repeats
 the current drawing when its *block difference* to the last unique frame (the keyframe)
 is below the threshold.  The block difference is the largest mean absolute difference over
 :data:`BLOCK` x :data:`BLOCK` proxy-pixel blocks, so a small moving part (a mouth on a static
@@ -23,8 +23,10 @@ from fractions import Fraction
 import numpy as np
 import vapoursynth as vs
 
-from . import formats
-from .timing import Mapping, TimelineMapping
+from ..scenes import CUT_THRESHOLD
+from .options import err
+from .scenecut import scene_luma
+from .timing import Mapping, TimelineMapping, make_mapping
 
 __all__ = ["BLOCK", "DEFAULT_THRESHOLD", "PROXY_WIDTH", "DedupMapping", "Scan", "block_diff", "dedup_mapping",
            "scan"]
@@ -32,7 +34,6 @@ __all__ = ["BLOCK", "DEFAULT_THRESHOLD", "PROXY_WIDTH", "DedupMapping", "Scan", 
 PROXY_WIDTH = 128  # proxy pixels across; 15 source pixels each at 1920 wide
 BLOCK = 4  # block side in proxy pixels (60x60 source pixels at 1920 wide)
 DEFAULT_THRESHOLD = 0.01  # block mean absolute luma difference, 0..1; see docs/quality.md
-CUT_THRESHOLD = 0.12  # mean absolute difference of consecutive frames that marks a scene cut (as filter.py)
 
 
 def block_diff(a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> tuple[float, float]:
@@ -69,7 +70,7 @@ def scan(clip: vs.VideoNode, threshold: float = DEFAULT_THRESHOLD,
     """
     use_cuts = cut_threshold is not None
     cut_threshold = float("inf") if cut_threshold is None else cut_threshold
-    proxy = formats.scene_luma(clip, width=PROXY_WIDTH)
+    proxy = scene_luma(clip, width=PROXY_WIDTH)
     res = Scan(keys=[0], starts=[Fraction(0)] if clip.fps.numerator == 0 else None)
     key = prev = None
     cut_next = False
@@ -147,9 +148,7 @@ class DedupMapping(Mapping):
 def dedup_mapping(clip: vs.VideoNode, kind: str, value: Fraction, threshold: float | None = None,
                   cut_threshold: float | None = CUT_THRESHOLD) -> DedupMapping:
     """The filter's mapping for ``dedup=True``: same output frames as without dedup, re-timed content."""
-    from .filter import _mapping
-
     thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     if not 0 < thr <= 1:
-        raise vs.Error(f"RIFE: dedup_threshold must be in (0, 1], got {threshold}")
-    return DedupMapping(_mapping(clip, kind, value), scan(clip, thr, cut_threshold))
+        raise err(f"dedup_threshold must be in (0, 1], got {threshold}")
+    return DedupMapping(make_mapping(clip, kind, value), scan(clip, thr, cut_threshold))

@@ -1,7 +1,7 @@
 """ctypes binding of ``csrc/fused.c``: fused full-resolution stages of the v4 forward pass on the CPU.
 
 The library (``_fused*.so`` next to this file) is compiled by ``setup.py`` together with the plugin shim.
-Without it, or with ``$VSRIFE_FUSED=0``, :class:`~vsrife.fast.FastV4` uses its torch path; both give the
+Without it, or with ``$VSRIFE_FUSED=0``, :class:`~vsrife.nn.fast.FastV4` uses its torch path; both give the
 same frames up to float rounding (tested).  Row bands run on ``torch.get_num_threads()`` threads
 (ctypes releases the GIL during the call).
 """
@@ -9,7 +9,6 @@ same frames up to float rounding (tested).  Row bands run on ``torch.get_num_thr
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from .. import settings
 
 __all__ = ["available", "block_input", "channels", "final", "isa", "library_path", "reads_pre_shuffle", "usable"]
 
@@ -34,10 +35,13 @@ def library_path() -> Path | None:
     return next(iter(sorted(Path(__file__).resolve().parent.glob("_fused*.so"))), None)
 
 
-@cache
 def _lib() -> ctypes.CDLL | None:
-    if os.environ.get("VSRIFE_FUSED", "1") == "0":
-        return None
+    """The kernels, or None when they are not built or ``Settings.fused`` is off ($VSRIFE_FUSED=0)."""
+    return _load() if settings.get().fused else None
+
+
+@cache
+def _load() -> ctypes.CDLL | None:
     path = library_path()
     if path is None:
         return None

@@ -1,6 +1,6 @@
 """Inference engine: devices, padding, batching of timesteps and per-frame caching.
 
-No VapourSynth here.  :class:`Engine` wraps one loaded :class:`~vsrife.model.IFNet`
+No VapourSynth here.  :class:`Engine` wraps one loaded :class:`~vsrife.nn.ifnet.IFNet`
 and interpolates RGB frames of any size: it pads them to the model's multiple,
 runs all requested timesteps of a pair in one batched call, crops back, and keeps
 each source frame's padded tensor and encoder features in a small LRU cache so
@@ -19,10 +19,8 @@ are serialised.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
-import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,103 +31,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .fast import FastV4, bf16_supported, supports
-from .loading import load_model
-from .model import ARCHS, Arch, IFNet
+from ..errors import InputError, OutOfMemoryError
+from ..nn.arch import SCALES, Arch
+from ..nn.fast import bf16_supported
+from ..nn.ifnet import IFNet
+from ..settings import MAX_STREAMS
+from ..weights.catalog import Weights, resolve
+from .device import BYTES_PER_PIXEL, available_memory, default_streams, resolve_device, total_threads
+from .models import fast_path, shared_net
 
-__all__ = ["SCALES", "Engine", "interpolate", "resolve_device"]
+__all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "interpolate"]
 
-SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
-
-_MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
-_MODELS_LOCK = threading.Lock()
-_FAST: weakref.WeakKeyDictionary[IFNet, dict[torch.dtype, FastV4]] = weakref.WeakKeyDictionary()  # CPU fast paths
-_TOTAL_THREADS: list[int] = []  # torch's intra-op thread count when the first engine was made
-
-
-def total_threads() -> int:
-    """The CPU threads all streams share: torch's intra-op thread count as first seen (main thread)."""
-    if not _TOTAL_THREADS:
-        _TOTAL_THREADS.append(max(1, torch.get_num_threads()))
-    return _TOTAL_THREADS[0]
-
-
-def default_streams(device: torch.device) -> int:
-    """Concurrent model calls: ``$VSRIFE_STREAMS``, else one per CPU thread up to 4; 1 on CUDA."""
-    if device.type != "cpu":
-        return 1
-    env = os.environ.get("VSRIFE_STREAMS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if not 1 <= n <= 64:
-            raise ValueError(f"$VSRIFE_STREAMS must be an integer in 1..64, got {env!r}")
-        return n
-    return min(4, total_threads())
-
-
-def _fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool,
-               conv_dtype: torch.dtype = torch.float32) -> FastV4 | None:
-    """The CPU fast path (NHWC, folded gains) for fp32 4.x models (ensemble: 4.25 only); $VSRIFE_FAST=0: off.
-
-    ``conv_dtype`` bfloat16: the blocks' convolutions in bf16 (``fp16=True`` on the CPU).
-    """
-    if device.type != "cpu" or dtype != torch.float32 or not supports(net) or (ensemble and not net.arch.encoder):
-        return None
-    if os.environ.get("VSRIFE_FAST", "1") == "0":
-        return None
-    with _MODELS_LOCK:
-        per_dtype = _FAST.setdefault(net, {})
-        fast = per_dtype.get(conv_dtype)
-        if fast is None:
-            fast = per_dtype[conv_dtype] = FastV4(net, conv_dtype)
-        return fast
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"auto" picks CUDA when present; "cpu", "cuda" and "cuda:N" are checked."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, str):
-        raise ValueError(f"device must be a string such as 'cpu', 'cuda' or 'cuda:0', not {device!r}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"device {device!r} is not valid; allowed: 'cpu', 'cuda', 'cuda:N' or 'auto'") from e
-    if dev.type == "cpu":
-        return dev
-    if dev.type != "cuda":
-        raise ValueError(f"device {device!r} is not supported; allowed: 'cpu', 'cuda', 'cuda:N' or 'auto'")
-    if not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} is not available: this machine has no usable CUDA device; use 'cpu'")
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present")
-    return dev
-
-
-# peak working set per padded pixel of one interpolation (4.25, ensemble), measured on the CPU
-# (docs/reliability.md), with margin
-BYTES_PER_PIXEL = {0.25: 450, 0.5: 550, 1.0: 900, 2.0: 1200, 4.0: 1500}
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes the next allocation may use: $VSRIFE_MEMORY_LIMIT_MB, else free CUDA memory or MemAvailable."""
-    env = os.environ.get("VSRIFE_MEMORY_LIMIT_MB")
-    if env:
-        return int(float(env) * 2**20)
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+PAD_MODES = ("replicate", "reflect", "constant")
 
 
 @dataclass
@@ -146,7 +60,7 @@ class Engine:
 
     def __init__(
         self,
-        model: str = "4.25",
+        model: str | Weights | None = None,
         model_path: str | Path | None = None,
         device: str | None = None,
         fp16: bool = False,
@@ -157,42 +71,32 @@ class Engine:
         streams: int | None = None,
     ) -> None:
         if scale not in SCALES:
-            raise ValueError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale!r}")
-        if model_path is None and model not in ARCHS:
-            raise ValueError(f"model {model!r} is unknown; allowed: {', '.join(ARCHS)}")
-        if pad_mode not in ("replicate", "reflect", "constant"):
-            raise ValueError(f"pad_mode must be 'replicate', 'reflect' or 'constant', not {pad_mode!r}")
+            raise InputError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale!r}")
+        weights = None if model_path is not None else resolve(model)
+        if pad_mode not in PAD_MODES:
+            raise InputError(f"pad_mode must be 'replicate', 'reflect' or 'constant', not {pad_mode!r}")
+        if streams is not None and (isinstance(streams, bool) or not isinstance(streams, int)
+                                    or not 1 <= streams <= MAX_STREAMS):
+            raise InputError(f"streams must be an integer in 1..{MAX_STREAMS}, got {streams!r}")
         self.device = resolve_device(device)
         cpu_half = bool(fp16) and self.device.type == "cpu"
         if cpu_half and not bf16_supported():
-            raise ValueError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
+            raise InputError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
                              "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
         self.dtype = torch.float16 if fp16 and not cpu_half else torch.float32
         self.scale, self.pad_mode = float(scale), pad_mode
-        key = (model if model_path is None else str(Path(model_path).expanduser().resolve()), self.device, self.dtype)
-        with _MODELS_LOCK:
-            entry = _MODELS.get(key)
-            if entry is None:
-                net, _ = load_model(model, model_path)
-                entry = (net.to(self.device, self.dtype).eval(), threading.RLock())
-                if len(_MODELS) >= 4:
-                    _MODELS.pop(next(iter(_MODELS)))
-                _MODELS[key] = entry
-        net, net_lock = entry
+        net, net_lock = shared_net(weights, model_path, self.device, self.dtype)
         self.net: IFNet = net
         self.arch: Arch = net.arch
         self.ensemble = self.arch.default_ensemble if ensemble is None else bool(ensemble)
-        if self.ensemble and self.arch.refine == "v31":
-            raise ValueError("ensemble=True is not supported by model 3.1; allowed with 4.25, 4.0 and hd")
+        if self.ensemble and not self.arch.ensemble_supported:
+            raise InputError(f"ensemble=True is not supported by model {self.arch.name}; allowed with 4.25, 4.0 and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
-        self.fast = _fast_path(net, self.device, self.dtype, self.ensemble,
-                               torch.bfloat16 if cpu_half else torch.float32)
+        self.fast = fast_path(net, self.device, self.dtype, self.ensemble,
+                              torch.bfloat16 if cpu_half else torch.float32)
         if cpu_half and self.fast is None:
-            raise ValueError(f"fp16=True on the CPU needs the CPU fast path: model 4.25, or 4.0 with ensemble=False "
+            raise InputError(f"fp16=True on the CPU needs the CPU fast path: model 4.25, or 4.0 with ensemble=False "
                              f"(got {self.arch.name}, ensemble={self.ensemble}), and $VSRIFE_FAST not 0")
-        if streams is not None and (isinstance(streams, bool) or not isinstance(streams, int)
-                                    or not 1 <= streams <= 64):
-            raise ValueError(f"streams must be an integer in 1..64, got {streams!r}")
         self.streams = 1 if self.device.type != "cpu" else (streams or default_streams(self.device))
         self.threads = max(1, total_threads() // self.streams)  # torch threads per CPU call, fixed (determinism)
         # CPU: up to `streams` calls at once; CUDA: one call at a time per network (shared by its engines)
@@ -240,7 +144,7 @@ class Engine:
         if t.dim() == 3:
             t = t.unsqueeze(0)
         if t.dim() != 4 or t.shape[1] != 3:
-            raise ValueError(f"frames must be [3,H,W] or [1,3,H,W] RGB, got shape {tuple(t.shape)}")
+            raise InputError(f"frames must be [3,H,W] or [1,3,H,W] RGB, got shape {tuple(t.shape)}")
         return t
 
     def _pad(self, t: Tensor) -> Tensor:
@@ -334,7 +238,7 @@ class Engine:
         if avail is not None and need > avail:
             smaller = [s for s in SCALES if s < self.scale]
             hint = f"use scale={smaller[-1]}, " if smaller else ""
-            raise MemoryError(f"a {w}x{h} frame at scale={self.scale} needs about {need / 2**30:.1f} GiB of "
+            raise OutOfMemoryError(f"a {w}x{h} frame at scale={self.scale} needs about {need / 2**30:.1f} GiB of "
                               f"{self.device.type} memory, {avail / 2**30:.1f} GiB is available; {hint}a smaller "
                               "frame, or raise $VSRIFE_MEMORY_LIMIT_MB")
         if avail is not None and need * self.streams > avail:  # fewer concurrent calls fit: run fewer
@@ -400,51 +304,54 @@ class Engine:
             src = img0.img if isinstance(img0, Prepared) else self._to_tensor(img0)
             size = tuple(src.shape[-2:]) if not isinstance(img0, Prepared) else None
             if size is None:
-                raise ValueError("size=(H, W) is needed when passing Prepared frames")
+                raise InputError("size=(H, W) is needed when passing Prepared frames")
         h, w = size
         p0 = img0 if isinstance(img0, Prepared) else self.prepare(img0)
         p1 = img1 if isinstance(img1, Prepared) else self.prepare(img1)
         with self.slot(), torch.inference_mode():
             if torch.is_tensor(timesteps) and timesteps.dim() >= 2:
-                if not self.arch.timestep_input:
-                    raise ValueError(f"per-pixel timestep maps need a 4.x model, not {self.arch.name}")
-                tmap = timesteps.reshape(1, 1, *timesteps.shape[-2:]).to(self.device, self.dtype)
-                if tuple(tmap.shape[-2:]) != (h, w):
-                    raise ValueError(f"timestep map must be {h}x{w}, got {tuple(tmap.shape[-2:])}")
-                tmap = self._pad(tmap)
-                if self.fast is not None and p0.src is not None and p1.src is not None:
-                    self._count_call()
-                    out = self.fast.interpolate(p0.src, p1.src, tmap, scale=self.scale, ensemble=self.ensemble)
-                else:
-                    out = self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
+                out = self._interpolate_map(p0, p1, timesteps, h, w)
             else:
                 ts = [float(timesteps)] if isinstance(timesteps, (int, float)) else [float(t) for t in timesteps]
-                for t in ts:
-                    if not 0.0 < t < 1.0:
-                        raise ValueError(f"timestep must be in (0, 1), got {t}")
-                if self.arch.timestep_input:
-                    n = len(ts)
-                    a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)
-                    tt = torch.tensor(ts, device=self.device, dtype=self.dtype)
-                    if self.fast is not None and p0.src is not None and p1.src is not None:
-                        # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
-                        # (counted as one model call: the pair's timesteps are still handled together)
-                        self._count_call()
-                        outs = [self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale,
-                                                      ensemble=self.ensemble) for k in range(n)]
-                        out = outs[0] if n == 1 else torch.cat(outs)
-                    else:
-                        out = self._run(a, b, tt, p0.feat, p1.feat)
-                else:
-                    q = [self.quantize_timestep(t) for t in ts]
-                    got = self._bisect(p0.img, p1.img, sorted({x for x in q if 0 < x < 1}), BISECT_DEPTH)
-                    frames = [got.get(x, p0.img if x <= 0 else p1.img) for x in q]
-                    out = torch.cat(frames, 0)
+                out = self._interpolate_steps(p0, p1, ts)
             out = out[:, :, :h, :w]
             return out.float().cpu().contiguous() if to_cpu else out
 
+    def _interpolate_map(self, p0: Prepared, p1: Prepared, timesteps: Tensor, h: int, w: int) -> Tensor:
+        """One frame whose timestep varies per pixel ([H,W] map; 4.x models)."""
+        if not self.arch.timestep_input:
+            raise InputError(f"per-pixel timestep maps need a 4.x model, not {self.arch.name}")
+        tmap = timesteps.reshape(1, 1, *timesteps.shape[-2:]).to(self.device, self.dtype)
+        if tuple(tmap.shape[-2:]) != (h, w):
+            raise InputError(f"timestep map must be {h}x{w}, got {tuple(tmap.shape[-2:])}")
+        tmap = self._pad(tmap)
+        if self.fast is not None and p0.src is not None and p1.src is not None:
+            self._count_call()
+            return self.fast.interpolate(p0.src, p1.src, tmap, scale=self.scale, ensemble=self.ensemble)
+        return self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
+
+    def _interpolate_steps(self, p0: Prepared, p1: Prepared, ts: list[float]) -> Tensor:
+        """Frames at the timesteps ``ts`` (each in (0, 1)), [T,3,Hp,Wp]."""
+        for t in ts:
+            if not 0.0 < t < 1.0:
+                raise InputError(f"timestep must be in (0, 1), got {t}")
+        if not self.arch.timestep_input:
+            q = [self.quantize_timestep(t) for t in ts]
+            got = self._bisect(p0.img, p1.img, sorted({x for x in q if 0 < x < 1}), BISECT_DEPTH)
+            return torch.cat([got.get(x, p0.img if x <= 0 else p1.img) for x in q], 0)
+        n = len(ts)
+        tt = torch.tensor(ts, device=self.device, dtype=self.dtype)
+        if self.fast is not None and p0.src is not None and p1.src is not None:
+            # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
+            # (counted as one model call: the pair's timesteps are still handled together)
+            self._count_call()
+            outs = [self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale, ensemble=self.ensemble)
+                    for k in range(n)]
+            return outs[0] if n == 1 else torch.cat(outs)
+        a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)
+        return self._run(a, b, tt, p0.feat, p1.feat)
 
 def interpolate(img0: Tensor | np.ndarray, img1: Tensor | np.ndarray, timestep: float | Sequence[float] | Tensor = 0.5,
-                model: str = "4.25", **kwargs) -> Tensor:
+                model: str | None = None, **kwargs) -> Tensor:
     """One-shot helper: the frame(s) between ``img0`` and ``img1`` at ``timestep``."""
     return Engine(model=model, **kwargs).interpolate(img0, img1, timestep)

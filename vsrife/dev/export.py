@@ -9,22 +9,21 @@ and returns the interpolated RGB frame [1, 3, H, W].  The graph has a fixed fram
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from . import model as model_mod
-from .loading import load_model
-from .model import IFNet
+from ..errors import InputError
+from ..nn import IFNet
+from ..nn.warp import Warp, warp
+from ..weights import load_model
 
 __all__ = ["PlanarIFNet", "export_onnx", "gather_warp"]
 
 
 def gather_warp(img: Tensor, flow: Tensor) -> Tensor:
-    """Backward warp like :func:`vsrife.model.warp` (bilinear, border, align_corners) from Gather ops only.
+    """Backward warp like :func:`vsrife.nn.warp.warp` (bilinear, border, align_corners) from Gather ops only.
 
     For runtimes without a GridSample kernel (vs-mlrt's ONNX Runtime build lacks one).
     """
@@ -48,18 +47,7 @@ def gather_warp(img: Tensor, flow: Tensor) -> Tensor:
     return (top * (1 - wy) + bot * wy).to(img.dtype)
 
 
-@contextlib.contextmanager
-def _warp_impl(kind: str) -> Iterator[None]:
-    """Temporarily route :func:`vsrife.model.warp` through ``kind`` ("gridsample" or "gather")."""
-    if kind not in ("gridsample", "gather"):
-        raise ValueError(f"warp must be 'gridsample' or 'gather', not {kind!r}")
-    saved = model_mod.warp
-    if kind == "gather":
-        model_mod.warp = gather_warp
-    try:
-        yield
-    finally:
-        model_mod.warp = saved
+WARPS: dict[str, Warp] = {"gridsample": warp, "gather": gather_warp}
 
 
 class PlanarIFNet(nn.Module):
@@ -75,23 +63,26 @@ class PlanarIFNet(nn.Module):
         return self.net(x[:, 0:3], x[:, 3:6], x[:, 6:7], scale=self.scale).image.clamp(0, 1)
 
 
-def export_onnx(path: str | Path, height: int, width: int, model: str = "4.25", scale: float = 1.0,
+def export_onnx(path: str | Path, height: int, width: int, model: str | None = None, scale: float = 1.0,
                 opset: int = 17, warp: str = "gridsample") -> Path:
     """Write ``model`` as ONNX for [1, 7, height, width] input; returns the path.
 
     ``warp="gather"`` replaces GridSample by Gather-based bilinear sampling (same result).
     """
+    if warp not in WARPS:
+        raise InputError(f"warp must be 'gridsample' or 'gather', not {warp!r}")
     net, _ = load_model(model)
     net = net.float().eval()
+    net.warp = WARPS[warp]  # injected: no module-level patching
     mult = net.arch.pad_multiple(scale)
     if height % mult or width % mult:
-        raise ValueError(f"height and width must be multiples of {mult} for model {model} at scale={scale}, "
+        raise InputError(f"height and width must be multiples of {mult} for model {net.arch.name} at scale={scale}, "
                          f"got {width}x{height}")
     wrapper = PlanarIFNet(net, scale).eval()
     x = torch.rand(1, 7, height, width)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode(), _warp_impl(warp):
+    with torch.inference_mode():
         torch.onnx.export(wrapper, (x,), str(path), input_names=["input"], output_names=["output"],
                           opset_version=opset, dynamo=False)
     return path

@@ -1,0 +1,8 @@
+"""The engine layer: runs one network on one device for frames of any size (no VapourSynth here)."""
+
+from ..nn.arch import SCALES
+from .device import available_memory, default_streams, resolve_device, total_threads
+from .engine import BISECT_DEPTH, Engine, Prepared, interpolate
+
+__all__ = ["BISECT_DEPTH", "SCALES", "Engine", "Prepared", "available_memory", "default_streams", "interpolate",
+           "resolve_device", "total_threads"]

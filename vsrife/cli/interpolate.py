@@ -196,7 +196,8 @@ class _Drain(threading.Thread):
 
     def __init__(self, stream) -> None:
         super().__init__(daemon=True)
-        self.stream, self.lines = stream, []
+        self.stream = stream
+        self.lines: list[str] = []
 
     def run(self) -> None:
         for raw in self.stream:
@@ -259,10 +260,16 @@ def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str)
     progress = Progress(total, enabled=not args.quiet)
     try:
         # own process group: a terminal Ctrl-C reaches only us, and we stop ffmpeg ourselves
-        group = {"process_group": 0} if os.name == "posix" else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **group)
+        if sys.platform == "win32":
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+        else:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    process_group=0)
     except OSError as e:
         raise CLIError(f"cannot start ffmpeg {ffmpeg!r}: {e.strerror or e}") from None
+    stdin = proc.stdin
+    assert stdin is not None
     drain = _Drain(proc.stderr)
     drain.start()
     stop = _Stop()
@@ -271,14 +278,14 @@ def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str)
     done = 0
     try:
         try:
-            proc.stdin.write(header(clip, props))
+            stdin.write(header(clip, props))
             for frame in clip.frames():
                 stop.check()
-                write_frame(proc.stdin, frame)
+                write_frame(stdin, frame)
                 done += 1
                 progress.update(done)
             stop.check()
-            proc.stdin.close()
+            stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg quit early: its exit status and message say why
         rc = proc.wait()

@@ -63,7 +63,7 @@ def write_sheet(clip: vs.VideoNode, path: str | Path, frame: int = 0, multi: int
         raise CLIError(f"--tile-width must be in 32..4096, got {tile_width}")
     kw = dict(engine_kw or {})
     try:
-        eng = Engine(model=kw.pop("model", None) or "4.25", **kw)
+        eng = Engine(model=kw.pop("model", None), **kw)
     except (ValueError, ModelLoadError, AssetError, OSError) as e:
         raise CLIError(str(e)) from None
     a, b = _rgb_pair(clip, frame)

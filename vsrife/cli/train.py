@@ -6,6 +6,7 @@ import argparse
 import random
 from pathlib import Path
 
+from ..weights.catalog import DEFAULT_MODEL, TRAINABLE
 from . import CLIError
 
 EPILOG = """examples:
@@ -42,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--span", type=int, default=2,
                    help="--video: windows of up to SPAN frames give arbitrary timesteps (default 2: triplets)")
     p.add_argument("--init", help="model name (4.25, 4.0, hd) or weights path; random initialisation when absent")
-    p.add_argument("--arch", default="4.25", choices=("small", "4.25", "4.0", "hd"),
-                   help="architecture for random init (default 4.25)")
+    p.add_argument("--arch", default=DEFAULT_MODEL, choices=("small", *TRAINABLE),
+                   help=f"architecture for random init (default {DEFAULT_MODEL})")
     p.add_argument("--steps", type=int, required=True, help="total optimiser steps")
     p.add_argument("--out", type=Path, required=True, help="student weights to write (.safetensors)")
     p.add_argument("--no-distill", action="store_true", help="no teacher, L = L_rec only (ablation)")

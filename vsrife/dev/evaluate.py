@@ -322,7 +322,7 @@ def save_strips(results: Sequence[Result], frames: dict[str, dict[str, np.ndarra
 
     by_key = {f"{t.clip}/{t.name}": t for t in trips}
     worst = sorted((r for r in results if r.method == method), key=lambda r: r.psnr)[:count]
-    paths = []
+    paths: list[Path] = []
     for r in worst:
         key = f"{r.clip}/{r.name}"
         t, ours = by_key[key], frames[method][key]

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -216,7 +217,7 @@ class Engine:
             if isinstance(img, (list, tuple)):
                 t = self._from_planes(img)
             else:
-                t = self._to_tensor(img)
+                t = self._to_tensor(cast("Tensor | np.ndarray", img))
                 self.check_memory(*t.shape[-2:])
                 t = t.to(self.device, self.dtype, non_blocking=True)
                 t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
@@ -301,10 +302,10 @@ class Engine:
         ``timesteps`` is a float, a sequence of floats in (0, 1), or a per-pixel map [H,W].
         """
         if size is None:
-            src = img0.img if isinstance(img0, Prepared) else self._to_tensor(img0)
-            size = tuple(src.shape[-2:]) if not isinstance(img0, Prepared) else None
-            if size is None:
+            if isinstance(img0, Prepared):
                 raise InputError("size=(H, W) is needed when passing Prepared frames")
+            src = self._to_tensor(img0)
+            size = (int(src.shape[-2]), int(src.shape[-1]))
         h, w = size
         p0 = img0 if isinstance(img0, Prepared) else self.prepare(img0)
         p1 = img1 if isinstance(img1, Prepared) else self.prepare(img1)

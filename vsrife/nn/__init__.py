@@ -1,13 +1,23 @@
 """The network layer: the architecture table, IFNet and its parts, and the CPU fast path.
 
-Nothing here knows where weights come from or what VapourSynth is.  ``vsrife.nn.fast`` (the
-CPU fast path) and ``vsrife.nn.fused`` (its C kernels) are imported where they are used.
+Nothing here knows where weights come from or what VapourSynth is.  Names are imported lazily,
+so that ``vsrife.nn.arch`` (plain data) can be read without importing torch.
 """
 
-from .arch import ARCHS, Arch, Body, Family, Head, Refine
-from .ifnet import IFNet, Output
-from .layers import IFBlock, ResConv, merge_reversed, swap_flows
-from .warp import resize, warp
+from __future__ import annotations
 
-__all__ = ["ARCHS", "Arch", "Body", "Family", "Head", "IFBlock", "IFNet", "Output", "Refine", "ResConv",
-           "merge_reversed", "resize", "swap_flows", "warp"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ARCHS": "arch", "SCALES": "arch", "Arch": "arch", "Body": "arch", "Family": "arch", "Head": "arch",
+    "Refine": "arch", "IFNet": "ifnet", "Output": "ifnet", "IFBlock": "layers", "ResConv": "layers",
+    "merge_reversed": "layers", "swap_flows": "layers", "resize": "warp",  # warp: import vsrife.nn.warp.warp
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

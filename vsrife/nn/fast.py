@@ -20,6 +20,7 @@ Results differ from the eager model only by float rounding (well above 50 dB PSN
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -93,19 +94,19 @@ class _FastBlock(nn.Module):
                 beta = rc.beta.detach().reshape(-1)
                 with torch.no_grad():
                     conv.weight.mul_(beta.view(-1, 1, 1, 1))
-                    conv.bias.mul_(beta)
+                    cast(Tensor, conv.bias).mul_(beta)
                 convs.append(conv)
             self.convs = nn.ModuleList(convs)
         else:
             self.convblock = copy.deepcopy(block.convblock)
-        self.lastconv = copy.deepcopy(block.lastconv)
-        self.last5 = None  # the last block needs only flow and mask: the head cut to those 5 channels
+        self.lastconv = cast(nn.Sequential, copy.deepcopy(block.lastconv))
+        self.last5: nn.Sequential | None = None  # the last block needs only flow and mask: the head cut to those 5 channels
         if a.head is Head.SHUFFLE:
-            deconv = block.lastconv[0]
+            deconv = cast(nn.ConvTranspose2d, self.lastconv[0])
             cut = nn.ConvTranspose2d(deconv.in_channels, 4 * 5, 4, 2, 1)
             with torch.no_grad():
                 cut.weight.copy_(deconv.weight[:, :4 * 5])
-                cut.bias.copy_(deconv.bias[:4 * 5])
+                cast(Tensor, cut.bias).copy_(cast(Tensor, deconv.bias)[:4 * 5])
             self.last5 = nn.Sequential(cut, nn.PixelShuffle(2))
         self.to(dtype)
 
@@ -206,14 +207,18 @@ class FastV4(nn.Module):
         self.dtype = dtype
         self.blocks = nn.ModuleList(_FastBlock(b, dtype) for b in net.blocks)
         c = 7 if net.arch.encoder else 3
-        for blk in list(self.blocks)[1:]:  # blocks after the first read their inputs in the fused kernels' order
-            conv = blk.conv0[0][0]
+        for blk in self.fast_blocks[1:]:  # blocks after the first read their inputs in the fused kernels' order
+            conv = cast(nn.Conv2d, cast(nn.Sequential, blk.conv0[0])[0])
             with torch.no_grad():
                 conv.weight.copy_(conv.weight[:, input_order(c, conv.in_channels - 2 * c - 6)])
         # the encoder stays fp32 with bf16 blocks: in bf16 it would save ~10 ms per 720p frame but cost
         # ~12 dB of the margin (worst of 24 real pairs 57 dB instead of 69 dB against fp32 eager)
         self.encoder = copy.deepcopy(net.encode) if net.arch.encoder else None
         self.eval().to(memory_format=CL)
+
+    @property
+    def fast_blocks(self) -> list[_FastBlock]:
+        return [cast(_FastBlock, b) for b in self.blocks]
 
     def encode_frame(self, img: Tensor) -> Tensor | None:
         """Per-frame 4.25 features (NHWC), or None for models without an encoder."""
@@ -232,6 +237,7 @@ class FastV4(nn.Module):
         if self.encoder is None:
             return img.contiguous(memory_format=CL)
         feat = self.encode_frame(img) if feat is None else feat
+        assert feat is not None
         return cat_nhwc([img, feat])
 
     def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, f0: Tensor | None = None,
@@ -291,7 +297,7 @@ class FastV4(nn.Module):
         flow = mask = feat = None  # full resolution, formed lazily from `outs`
         pre = fused.reads_pre_shuffle() and n == 1 and x0.dtype == torch.float32  # heads may skip PixelShuffle
         done = 0  # outputs already summed into `flow` (and `mask` when it accumulates)
-        for i, (block, s) in enumerate(zip(self.blocks, scales, strict=True)):
+        for i, (block, s) in enumerate(zip(self.fast_blocks, scales, strict=True)):
             low = lambda x, s=s: resize(x, 1.0 / s)  # noqa: E731
             h, w = low(x0[:1, :1]).shape[-2:]
             t = low(timestep.expand(n, 1, -1, -1)) if per_pixel else timestep.expand(n, 1, h, w)

@@ -110,6 +110,7 @@ class IFNet(nn.Module):
             # 4.25 passes features between blocks, so the ensemble is over whole passes:
             # run (img1, img0, 1 - t), swap its flows and negate its mask logits.
             rev = self._run_v4(img1, img0, 1 - t, f1, f0, a.scale_list(scale), blockwise_ensemble=False)
+            assert out.mask_logit is not None and rev.mask_logit is not None
             flow, logit = merge_reversed(out.flow, out.mask_logit, rev.flow, rev.mask_logit)
             out = self._fuse(img0, img1, flow, logit, out)
         if refine and a.refine is Refine.V4:
@@ -120,6 +121,7 @@ class IFNet(nn.Module):
         """4.0's context U-Net: adds a residual in [-1, 1] to the fused frame."""
         c0 = self.contextnet(img0, out.flow[:, :2], self.warp)
         c1 = self.contextnet(img1, out.flow[:, 2:4], self.warp)
+        assert out.mask_logit is not None
         x = torch.cat((img0, img1, out.warped[0], out.warped[1], out.mask_logit, out.flow), 1)
         res = torch.sigmoid(self.unet(x, c0, c1)) * 2 - 1
         img = torch.clamp(out.image + res, 0, 1)
@@ -135,7 +137,9 @@ class IFNet(nn.Module):
 
     def _run_v4(self, img0, img1, t, f0, f1, scales, blockwise_ensemble: bool) -> Output:
         a = self.arch
-        flow = mask = feat = None
+        flow: Tensor | None = None
+        mask: Tensor | None = None
+        feat: Tensor | None = None
         w0, w1 = img0, img1
         flows, masks, merged = [], [], []
         for i, block in enumerate(self.blocks):
@@ -148,6 +152,7 @@ class IFNet(nn.Module):
                 flow, mask = out[:, :4], out[:, 4:5]
                 feat = out[:, 5:] if a.encoder else None
             else:
+                assert mask is not None
                 if a.encoder:
                     parts = [w0, w1, self.warp(f0, flow[:, :2]), self.warp(f1, flow[:, 2:4]), t, mask, feat]
                 else:
@@ -163,6 +168,7 @@ class IFNet(nn.Module):
             masks.append(mask)
             m = torch.sigmoid(mask)
             merged.append(w0 * m + w1 * (1 - m))
+        assert flow is not None and mask is not None
         return Output(merged[-1], flow, torch.sigmoid(mask), flows, masks, merged, (w0, w1), feat, mask)
 
     def _forward_hd(self, img0: Tensor, img1: Tensor, scale: float, ensemble: bool) -> Output:
@@ -197,6 +203,7 @@ class IFNet(nn.Module):
                 big = resize(flow, 2.0) * 2.0
                 flow = flow + block(torch.cat((self.warp(x0, big[:, :2]), self.warp(x1, big[:, 2:4])), 1), big, s)
             flows.append(flow)
+        assert flow is not None
         if scale != 1:
             flow = resize(flow, 1.0 / scale) / scale
         c0 = self.contextnet(img0, flow[:, :2], self.warp)

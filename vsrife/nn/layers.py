@@ -82,17 +82,21 @@ class IFBlock(nn.Module):
                 self.add_module(f"convblock{i}", nn.Sequential(conv(c, c, arch.prelu), conv(c, c, arch.prelu)))
 
     def _add_head(self, head: Head, c: int, k: int) -> None:
+        self.lastconv: nn.Module
         if head is Head.SHUFFLE:
             self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * k, 4, 2, 1), nn.PixelShuffle(2))
         elif head is Head.DECONV:
             self.lastconv = nn.ConvTranspose2d(c, k, 4, 2, 1)
         elif head is Head.HALF:
-            self.conv1 = nn.ConvTranspose2d(c, k, 4, 2, 1)
-        else:
-            for name, k_out in (("conv1", 4), ("conv2", 1)):
-                stages = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2),
-                                       nn.ConvTranspose2d(c // 2, k_out, 4, 2, 1))
-                self.add_module(name, stages)
+            self.conv1: nn.Module = nn.ConvTranspose2d(c, k, 4, 2, 1)
+        else:  # split: a flow head and a mask head, each two transposed convs
+            self.conv1 = self._split_stage(c, 4)
+            self.conv2 = self._split_stage(c, 1)
+
+    @staticmethod
+    def _split_stage(c: int, k_out: int) -> nn.Sequential:
+        return nn.Sequential(nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2),
+                             nn.ConvTranspose2d(c // 2, k_out, 4, 2, 1))
 
     def body(self, feat: Tensor) -> Tensor:
         a = self.arch

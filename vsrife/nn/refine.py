@@ -68,6 +68,7 @@ class UNet(nn.Module):
         self.up1 = deconv(16 * c, 4 * c)
         self.up2 = deconv(8 * c, 2 * c)
         self.up3 = deconv(4 * c, c)
+        self.conv: nn.Module
         if kind is Refine.V31:
             self.conv = nn.ConvTranspose2d(c, 4, 4, 2, 1)
         else:

@@ -40,7 +40,8 @@ def _pyramid(x: Tensor, levels: int) -> list[Tensor]:
 
 def laplacian_loss(pred: Tensor, target: Tensor, levels: int = 5) -> Tensor:
     """Sum over pyramid levels of the mean L1 distance between the Laplacian bands (plus the low-pass)."""
-    return sum(F.l1_loss(a, b) for a, b in zip(_pyramid(pred, levels), _pyramid(target, levels), strict=True))
+    terms = [F.l1_loss(a, b) for a, b in zip(_pyramid(pred, levels), _pyramid(target, levels), strict=True)]
+    return sum(terms, pred.new_zeros(()))
 
 
 def reconstruction_loss(pred: Tensor, target: Tensor, kind: str = "lap") -> Tensor:
@@ -89,7 +90,7 @@ def compute_losses(out: Output, teacher: TeacherOutput | None, gt: Tensor, disti
     L_rec = L(last block) + ``aux_weight`` · Σ L(earlier blocks); ``aux_weight=None``: the mean over all blocks.
     """
     recs = [reconstruction_loss(m, gt, kind) for m in out.merged]
-    rec = sum(recs) / len(recs) if aux_weight is None else recs[-1] + aux_weight * sum(recs[:-1], gt.new_zeros(()))
+    rec = sum(recs, gt.new_zeros(())) / len(recs) if aux_weight is None else recs[-1] + aux_weight * sum(recs[:-1], gt.new_zeros(()))
     zero = gt.new_zeros(())
     rec_t = reconstruction_loss(teacher.merged, gt, kind) if teacher is not None else zero
     dis = distill_loss(out.flows, out.merged, teacher, gt) if teacher is not None and distill_weight > 0 else zero

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..nn import IFNet, Output, warp
+from ..nn import IFNet, Output
+from ..nn.warp import warp
 
 __all__ = ["TEACHER_ORDERS", "CalTime", "TeacherOutput", "teacher_forward"]
 

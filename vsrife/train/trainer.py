@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..nn import ARCHS, Arch, IFNet
-from ..weights import arch_metadata, detect_arch, load_file, load_model
+from ..weights import DEFAULT_MODEL, arch_metadata, detect_arch, load_file, load_model
 from .data import Batch
 from .losses import Losses, compute_losses, psnr
 from .teacher import CalTime, teacher_forward
@@ -59,7 +59,7 @@ class TrainConfig:
         return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * p))
 
 
-def init_net(init: str | None, arch: str = "4.25", teacher: bool = True) -> tuple[IFNet, CalTime | None]:
+def init_net(init: str | None, arch: str = DEFAULT_MODEL, teacher: bool = True) -> tuple[IFNet, CalTime | None]:
     """Student (+ teacher) from a model name or weights path, or randomly initialised ``arch`` when ``init`` is None.
 
     Pretrained teacher (``teacher.*``/``block_tea.*``) and ``caltime.*`` tensors are loaded when present.

@@ -72,7 +72,8 @@ def scan(clip: vs.VideoNode, threshold: float = DEFAULT_THRESHOLD,
     cut_threshold = float("inf") if cut_threshold is None else cut_threshold
     proxy = scene_luma(clip, width=PROXY_WIDTH)
     res = Scan(keys=[0], starts=[Fraction(0)] if clip.fps.numerator == 0 else None)
-    key = prev = None
+    key: np.ndarray | None = None
+    prev: np.ndarray | None = None
     cut_next = False
     for k, f in enumerate(proxy.frames()):
         cur = np.array(f[0], dtype=np.float32, copy=True)
@@ -85,6 +86,7 @@ def scan(clip: vs.VideoNode, threshold: float = DEFAULT_THRESHOLD,
             res.key_diff.append(0.0)
             res.prev_mean.append(0.0)
             continue
+        assert prev is not None
         mean_prev = block_diff(cur, prev)[0]
         props = f.props
         cut = mean_prev > cut_threshold or (use_cuts and (cut_next or bool(props.get("_SceneChangePrev", 0))))

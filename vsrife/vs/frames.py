@@ -50,6 +50,7 @@ class Interpolator:
                     break
             ev.wait()  # another thread is computing this pair: take its result (or compute it if gone)
         if hit is None:
+            assert ev is not None  # this thread registered the job
             try:
                 planes = [[np.asarray(fr[p]) for p in range(fr.format.num_planes)] for fr in f[:2]]
                 h, w = planes[0][0].shape
@@ -98,7 +99,7 @@ def prop_setter(mapping: Mapping, kind: str, cut: bool) -> Callable[..., vs.Vide
         if kind == "interp":
             for k in ("_PictType", "_SceneChangeNext", "_SceneChangePrev"):
                 props.pop(k, None)
-        if cfr:
+        if dur is not None:
             props["_DurationNum"], props["_DurationDen"] = dur.numerator, dur.denominator
             if "_AbsoluteTime" in props:
                 props["_AbsoluteTime"] = float(n * dur)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..weights.catalog import MODELS
 
 __all__ = ["FUNC", "err", "opt_bool", "opt_float", "opt_int", "opt_str"]
 
@@ -44,7 +45,7 @@ def opt_str(name: str, v: object) -> str | None:
     if isinstance(v, (bytes, bytearray)):
         v = v.decode("utf-8", "replace")
     if isinstance(v, (int, float)) and not isinstance(v, bool) and name == "model":
-        v = {4.25: "4.25", 4.0: "4.0", 3.1: "3.1"}.get(v, str(v))
+        v = f"{v:g}" if isinstance(v, float) and f"{v:g}" in MODELS else str(v)
     if not isinstance(v, str):
         raise err(f"{name} must be a string, not {v!r}")
     return v

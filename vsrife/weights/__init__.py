@@ -1,11 +1,25 @@
-"""The weights layer: the catalog of pretrained models, the cache and fetching, safe loading, detection."""
+"""The weights layer: the catalog of pretrained models, the cache and fetching, safe loading, detection.
 
-from ..errors import AssetError, ModelLoadError
-from .cache import asset_dir, cache_dir, fetch, fetch_command, locate, sha256_file, verify
-from .catalog import ASSETS, DEFAULT, DEFAULT_MODEL, FOOTAGE, MODELS, Asset, Weights, resolve
-from .detect import arch_metadata, build, detect_arch
-from .loading import load_file, load_model
+Names are imported lazily: the catalog and the cache need no torch (``vsrife models list`` stays fast).
+"""
 
-__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "Asset", "AssetError", "ModelLoadError",
-           "Weights", "arch_metadata", "asset_dir", "build", "cache_dir", "detect_arch", "fetch", "fetch_command",
-           "load_file", "load_model", "locate", "resolve", "sha256_file", "verify"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AssetError": "..errors", "ModelLoadError": "..errors",
+    **dict.fromkeys(("asset_dir", "cache_dir", "fetch", "fetch_command", "locate", "sha256_file", "verify"), ".cache"),
+    **dict.fromkeys(("ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "Asset", "Weights",
+                     "resolve"), ".catalog"),
+    **dict.fromkeys(("arch_metadata", "build", "detect_arch"), ".detect"),
+    **dict.fromkeys(("load_file", "load_model"), ".loading"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

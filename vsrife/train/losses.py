@@ -90,8 +90,8 @@ def compute_losses(out: Output, teacher: TeacherOutput | None, gt: Tensor, disti
     L_rec = L(last block) + ``aux_weight`` · Σ L(earlier blocks); ``aux_weight=None``: the mean over all blocks.
     """
     recs = [reconstruction_loss(m, gt, kind) for m in out.merged]
-    rec = sum(recs, gt.new_zeros(())) / len(recs) if aux_weight is None else recs[-1] + aux_weight * sum(recs[:-1], gt.new_zeros(()))
     zero = gt.new_zeros(())
+    rec = sum(recs, zero) / len(recs) if aux_weight is None else recs[-1] + aux_weight * sum(recs[:-1], zero)
     rec_t = reconstruction_loss(teacher.merged, gt, kind) if teacher is not None else zero
     dis = distill_loss(out.flows, out.merged, teacher, gt) if teacher is not None and distill_weight > 0 else zero
     return Losses(rec + rec_t + distill_weight * dis, rec, rec_t, dis)

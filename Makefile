@@ -1,6 +1,7 @@
 # vsrife developer tasks.  `make test` is what CI runs (.ci/run).
 #   make setup  - create .venv (Python 3.12), pip install -e '.[test]', fetch model 4.25 and the test footage
-#   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench;   make lint
+#   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench
+#   make lint   - ruff, mypy (pyproject.toml) and the layering contract (tools/check_layers.py)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -56,3 +57,5 @@ bench: setup
 
 lint: $(MARKER)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) tools/check_layers.py

@@ -144,7 +144,7 @@ setup(
         "pillow>=10",  # contact sheets and PNG strips
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "ruff==0.17.6", "vapoursynth-mvtools==29", "matplotlib==3.11.2",
+        "test": ["pytest==9.2.0", "ruff==0.17.6", "mypy==2.4.1", "vapoursynth-mvtools==29", "matplotlib==3.11.2",
                  "vapoursynth-mlrt-ov==17.1", "onnx==1.23.2", "onnxscript==0.7.2"],
         "plots": ["matplotlib==3.11.2"],
         "bench": ["matplotlib==3.11.2", "vapoursynth-mvtools==29", "vapoursynth-mlrt-ov==17.1",

@@ -6,8 +6,12 @@ import argparse
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import CLIError
+
+if TYPE_CHECKING:
+    from ..dev.evaluate import Method, Result, Triplet
 
 FILTER_KEYS = {"model": str, "model_path": str, "scale": float, "ensemble": int, "device": str, "fp16": int}
 
@@ -53,14 +57,20 @@ def parse_spec(spec: str) -> dict:
     return kw
 
 
-def run(args: argparse.Namespace) -> int:
+def _methods(args: argparse.Namespace) -> list[Method]:
     from ..dev import evaluate as ev
 
-    methods: list[ev.Method] = [ev.RifeMethod(parse_spec(s)) for s in (args.rife or [""])]
+    methods: list[Method] = [ev.RifeMethod(parse_spec(s)) for s in (args.rife or [""])]
     for b in filter(None, (s.strip() for s in args.baselines.split(","))):
         if b not in ev.BASELINES:
             raise CLIError(f"--baselines: unknown {b!r}; allowed: {', '.join(ev.BASELINES)}")
         methods.append(ev.BASELINES[b]())
+    return methods
+
+
+def _triplets(args: argparse.Namespace) -> list[Triplet]:
+    from ..dev import evaluate as ev
+
     if args.step < 1:
         raise CLIError(f"--step must be >= 1, got {args.step}")
     if args.limit is not None and args.limit < 1:
@@ -69,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         centers = [int(x) for x in args.frames.split(",")] if args.frames else None
     except ValueError:
         raise CLIError(f"--frames must be a comma list of frame numbers, got {args.frames!r}") from None
-    trips: list[ev.Triplet] = []
+    trips: list[Triplet] = []
     for inp in args.inputs:
         path = Path(inp)
         try:
@@ -85,6 +95,29 @@ def run(args: argparse.Namespace) -> int:
             if type(e).__name__ == "Error":
                 raise CLIError(f"{inp}: cannot read: {e}") from None
             raise
+    return trips
+
+
+def _write(results: list[Result], out: Path) -> list[Path]:
+    from ..dev import evaluate as ev
+
+    text = ev.table(ev.summary(results))
+    print(text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(text + "\n")
+    (out / "summary.json").write_text(json.dumps(ev.summary(results), indent=1))
+    with open(out / "results.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["clip", "frame", "method", "psnr", "ssim", "s_per_frame"])
+        for r in results:
+            w.writerow([r.clip, r.name, r.method, f"{r.psnr:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.4f}"])
+    return [out / "results.md", out / "results.csv"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dev import evaluate as ev
+
+    methods, trips = _methods(args), _triplets(args)
     try:
         results, frames = ev.evaluate(trips, methods, log=print)
     except Exception as e:
@@ -93,19 +126,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     if not results:
         raise CLIError("no triplets left to evaluate (all skipped as scene cuts)")
-    rows = ev.summary(results)
-    text = ev.table(rows)
-    print(text)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(text + "\n")
-    (out / "summary.json").write_text(json.dumps(rows, indent=1))
-    with open(out / "results.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["clip", "frame", "method", "psnr", "ssim", "s_per_frame"])
-        for r in results:
-            w.writerow([r.clip, r.name, r.method, f"{r.psnr:.4f}", f"{r.ssim:.5f}", f"{r.seconds:.4f}"])
-    saved = [out / "results.md", out / "results.csv"]
+    saved = _write(results, out)
     if not args.no_plot:
         try:
             ev.plot_per_frame(results, out / "psnr_per_frame.png")

@@ -250,6 +250,18 @@ class _Stop:
             raise KeyboardInterrupt
 
 
+def _start_ffmpeg(cmd: list[str], ffmpeg: str) -> subprocess.Popen[bytes]:
+    """ffmpeg in its own process group: a terminal Ctrl-C reaches only us, and we stop ffmpeg ourselves."""
+    try:
+        if sys.platform == "win32":
+            return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                process_group=0)
+    except OSError as e:
+        raise CLIError(f"cannot start ffmpeg {ffmpeg!r}: {e.strerror or e}") from None
+
+
 def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str) -> int:
     """Pipe ``clip`` into ffmpeg; returns the number of frames written."""
     clip = for_y4m(clip)
@@ -258,16 +270,7 @@ def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str)
     cmd = ffmpeg_command(args, ffmpeg, tmp, props)
     total = clip.num_frames
     progress = Progress(total, enabled=not args.quiet)
-    try:
-        # own process group: a terminal Ctrl-C reaches only us, and we stop ffmpeg ourselves
-        if sys.platform == "win32":
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
-        else:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    process_group=0)
-    except OSError as e:
-        raise CLIError(f"cannot start ffmpeg {ffmpeg!r}: {e.strerror or e}") from None
+    proc = _start_ffmpeg(cmd, ffmpeg)
     stdin = proc.stdin
     assert stdin is not None
     drain = _Drain(proc.stderr)

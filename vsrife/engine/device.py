@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 import torch
 
@@ -12,14 +13,10 @@ from ..errors import InputError
 __all__ = ["BYTES_PER_PIXEL", "available_memory", "default_streams", "resolve_device", "system_available_memory",
            "total_threads"]
 
-_TOTAL_THREADS: list[int] = []  # torch's intra-op thread count when the first engine was made
-
-
+@cache
 def total_threads() -> int:
     """The CPU threads all streams share: torch's intra-op thread count as first seen (main thread)."""
-    if not _TOTAL_THREADS:
-        _TOTAL_THREADS.append(max(1, torch.get_num_threads()))
-    return _TOTAL_THREADS[0]
+    return max(1, torch.get_num_threads())
 
 
 def default_streams(device: torch.device) -> int:

@@ -100,9 +100,9 @@ def _bands(fn, rows: int) -> None:
         edges = [rows * j // k for j in range(k + 1)]
         codes = list(_pool(k).map(lambda j: fn(edges[j], edges[j + 1]), range(k)))
     if -1 in codes:
-        raise MemoryError("vsrife.fused: out of memory")
+        raise MemoryError("vsrife.nn.fused: out of memory")
     if any(codes):
-        raise RuntimeError(f"vsrife.fused: unsupported input (code {max(codes, key=abs)})")
+        raise RuntimeError(f"vsrife.nn.fused: unsupported input (code {max(codes, key=abs)})")
 
 
 def _geometry(o: tuple) -> tuple[int, int, int, bool]:

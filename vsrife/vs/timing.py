@@ -111,6 +111,16 @@ class MultiVFRMapping(Mapping):
         return n // self.multi, Fraction(n % self.multi, self.multi)
 
 
+def _ratio(kind: str, num: int | None, den: int | None) -> Fraction:
+    """``{kind}_num/{kind}_den`` as a positive Fraction (den defaults to 1)."""
+    if num is None:
+        raise err(f"{kind}_den needs {kind}_num")
+    den = 1 if den is None else den
+    if num <= 0 or den <= 0:
+        raise err(f"{kind}_num and {kind}_den must be positive, got {num}/{den}")
+    return Fraction(num, den)
+
+
 def parse_rate(clip: vs.VideoNode, multi: object, factor_num: object, factor_den: object, fps_num: object,
                fps_den: object, dedup: bool) -> tuple[str, Fraction]:
     """Which rate argument was given, as ("multi" | "factor" | "fps", value)."""
@@ -122,27 +132,17 @@ def parse_rate(clip: vs.VideoNode, multi: object, factor_num: object, factor_den
     if len(given) > 1:
         raise err(f"give only one of multi, factor_num/factor_den, fps_num/fps_den (got {', '.join(given)})")
     if fn is not None or fd is not None:
-        if fn is None:
-            raise err("factor_den needs factor_num")
-        fd = 1 if fd is None else fd
-        if fn <= 0 or fd <= 0:
-            raise err(f"factor_num and factor_den must be positive, got {fn}/{fd}")
-        f = Fraction(fn, fd)
+        f = _ratio("factor", fn, fd)
         if f <= 1 and not (dedup and f == 1):
-            raise err(f"factor_num/factor_den must be > 1, got {fn}/{fd}")
+            raise err(f"factor_num/factor_den must be > 1, got {fn}/{1 if fd is None else fd}")
         return "factor", f
     if pn is not None or pd is not None:
-        if pn is None:
-            raise err("fps_den needs fps_num")
-        pd = 1 if pd is None else pd
-        if pn <= 0 or pd <= 0:
-            raise err(f"fps_num and fps_den must be positive, got {pn}/{pd}")
-        target = Fraction(pn, pd)
+        target = _ratio("fps", pn, pd)
         if clip.fps.numerator > 0:
             src = Fraction(clip.fps.numerator, clip.fps.denominator)
             if target < src or (target == src and not dedup):
-                raise err(f"fps_num/fps_den ({pn}/{pd}) must be higher than the clip's frame rate "
-                           f"({src.numerator}/{src.denominator})")
+                raise err(f"fps_num/fps_den ({pn}/{1 if pd is None else pd}) must be higher than the clip's frame rate "
+                          f"({src.numerator}/{src.denominator})")
         return "fps", target
     m = 2 if multi is None else multi
     lo = 1 if dedup else 2

@@ -12,7 +12,9 @@ from __future__ import annotations
 __all__ = [
     "AssetError",
     "CLIError",
+    "DependencyError",
     "InputError",
+    "KernelError",
     "ModelLoadError",
     "OutOfMemoryError",
     "SettingsError",
@@ -58,3 +60,11 @@ class CLIError(VsrifeError):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
+
+
+class DependencyError(VsrifeError, RuntimeError):
+    """An optional dependency (Pillow, bestsource, ...) that this feature needs is not installed."""
+
+
+class KernelError(VsrifeError, RuntimeError):
+    """The fused C kernels refused their input (a bug: the torch path is the fallback)."""

@@ -144,6 +144,7 @@ def time_eager(footage: Path, w: int, h: int, scale: float, runs: int, start: in
 SCRIPT = r'''
 import json, resource, sys, time
 import vapoursynth as vs
+from ..errors import InputError
 core = vs.core
 cfg = json.loads(open(CFG_PATH).read())
 t_start = time.perf_counter()
@@ -176,7 +177,7 @@ elif kind == "mvtools":
     fv = core.mv.Analyse(sup, isb=False)
     out = core.mv.FlowFPS(clip, sup, bv, fv, num=2 * clip.fps.numerator, den=clip.fps.denominator)
 else:
-    raise ValueError(kind)
+    raise InputError(kind)
 stamps = []
 need = 2 * cfg["pairs"]
 def stamp(n, f):

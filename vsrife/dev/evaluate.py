@@ -20,13 +20,15 @@ import torch
 import torch.nn.functional as F
 import vapoursynth as vs
 
+from ..errors import InputError
+from ..scenes import CUT_THRESHOLD
 from ..vs import formats
 
 __all__ = ["BASELINES", "Method", "Result", "RifeMethod", "Triplet", "evaluate", "psnr", "ssim_y",
            "triplets_from_dir", "triplets_from_video"]
 
 core = vs.core
-CUT_THRESHOLD = 0.12  # mean absolute luma difference (0..1) of the two inputs; such triplets are skipped
+# triplets whose outer frames differ by more than the scene-cut threshold (mean absolute luma) are skipped
 
 
 @dataclass
@@ -110,7 +112,7 @@ def triplets_from_video(path: str | Path, centers: Sequence[int] | None = None, 
     cs = list(centers) if centers is not None else list(range(1, n - 1, step))
     bad = [c for c in cs if not 1 <= c <= n - 2]
     if bad:
-        raise ValueError(f"frames {bad} have no neighbours; allowed middle frames: 1..{n - 2}")
+        raise InputError(f"frames {bad} have no neighbours; allowed middle frames: 1..{n - 2}")
     if limit is not None:
         cs = cs[:limit]
     name = Path(path).name
@@ -125,7 +127,7 @@ def triplets_from_dir(path: str | Path, limit: int | None = None) -> list[Triple
     root = Path(path)
     dirs = sorted(p.parent for p in root.rglob("im2.png"))
     if not dirs:
-        raise ValueError(f"{path}: no triplets found (expected folders with im1.png, im2.png, im3.png)")
+        raise InputError(f"{path}: no triplets found (expected folders with im1.png, im2.png, im3.png)")
     if limit is not None:
         dirs = dirs[:limit]
     out = []
@@ -134,10 +136,10 @@ def triplets_from_dir(path: str | Path, limit: int | None = None) -> list[Triple
         for k in (1, 2, 3):
             f = d / f"im{k}.png"
             if not f.is_file():
-                raise ValueError(f"{d}: missing {f.name}")
+                raise InputError(f"{d}: missing {f.name}")
             imgs.append(np.asarray(Image.open(f).convert("RGB")))
         if not imgs[0].shape == imgs[1].shape == imgs[2].shape:
-            raise ValueError(f"{d}: im1/im2/im3 differ in size")
+            raise InputError(f"{d}: im1/im2/im3 differ in size")
         out.append(Triplet(root.name, str(d.relative_to(root)) or ".", *imgs))
     return out
 

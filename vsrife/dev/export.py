@@ -56,7 +56,7 @@ class PlanarIFNet(nn.Module):
     def __init__(self, net: IFNet, scale: float = 1.0) -> None:
         super().__init__()
         if not net.arch.timestep_input:
-            raise ValueError(f"ONNX export needs a 4.x model with a timestep input, not {net.arch.name}")
+            raise InputError(f"ONNX export needs a 4.x model with a timestep input, not {net.arch.name}")
         self.net, self.scale = net, float(scale)
 
     def forward(self, x: Tensor) -> Tensor:

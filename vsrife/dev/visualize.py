@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 __all__ = ["Sheet", "color_wheel", "contact_sheet", "flow_to_color", "mask_to_gray", "wheel_legend"]
 
 # Number of hue steps between the six primary/secondary colours of the wheel (Baker et al.).
@@ -127,7 +129,7 @@ def contact_sheet(sheet: Sheet, path: str | Path | None = None, tile_width: int 
 
     n = len(sheet.frames)
     if not (len(sheet.flows) == len(sheet.masks) == len(sheet.timesteps) == n):
-        raise ValueError("a sheet needs one flow, mask and timestep per interpolated frame")
+        raise InputError("a sheet needs one flow, mask and timestep per interpolated frame")
     font = ImageFont.load_default()
     pad, label_h = 6, 16
     h0, w0 = sheet.frame_a.shape[-2:]

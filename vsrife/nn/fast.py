@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import InputError
 from . import fused
 from .arch import Body, Family, Head
 from .ifnet import IFNet
@@ -201,9 +202,9 @@ class FastV4(nn.Module):
     def __init__(self, net: IFNet, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if not supports(net):
-            raise ValueError(f"FastV4 supports the 4.x models, not {net.arch.name}")
+            raise InputError(f"FastV4 supports the 4.x models, not {net.arch.name}")
         if dtype not in (torch.float32, torch.bfloat16):
-            raise ValueError(f"FastV4 dtype must be torch.float32 or torch.bfloat16, not {dtype}")
+            raise InputError(f"FastV4 dtype must be torch.float32 or torch.bfloat16, not {dtype}")
         self.arch = net.arch
         self.dtype = dtype
         self.blocks = nn.ModuleList(_FastBlock(b, dtype) for b in net.blocks)
@@ -256,7 +257,7 @@ class FastV4(nn.Module):
         a = self.arch
         n = timestep.shape[0]
         if ensemble and not a.encoder:
-            raise ValueError("FastV4 supports ensemble only for models with an encoder (4.25)")
+            raise InputError("FastV4 supports ensemble only for models with an encoder (4.25)")
         x0, x1 = x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)
         scales = a.scale_list(scale)
         if timestep.dim() < 2:

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .. import settings
+from ..errors import InputError, KernelError, OutOfMemoryError
 
 __all__ = ["available", "block_input", "channels", "final", "isa", "library_path", "reads_pre_shuffle", "usable"]
 
@@ -100,9 +101,9 @@ def _bands(fn, rows: int) -> None:
         edges = [rows * j // k for j in range(k + 1)]
         codes = list(_pool(k).map(lambda j: fn(edges[j], edges[j + 1]), range(k)))
     if -1 in codes:
-        raise MemoryError("vsrife.nn.fused: out of memory")
+        raise OutOfMemoryError("vsrife.nn.fused: out of memory")
     if any(codes):
-        raise RuntimeError(f"vsrife.nn.fused: unsupported input (code {max(codes, key=abs)})")
+        raise KernelError(f"vsrife.nn.fused: unsupported input (code {max(codes, key=abs)})")
 
 
 def _geometry(o: tuple) -> tuple[int, int, int, bool]:
@@ -163,7 +164,7 @@ def block_input(x0: Tensor, x1: Tensor, outs: list[tuple], acc: bool, nfeat: int
     h, w = hh // s, ww // s
     cin = 2 * c + 2 + nfeat + 4
     if dtype not in (torch.float32, torch.bfloat16):
-        raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, not {dtype}")
+        raise InputError(f"dtype must be torch.float32 or torch.bfloat16, not {dtype}")
     out = torch.empty((1, h, w, cin), dtype=dtype)
     lev, keep = _levels(outs)
     p0, p1, po, bf = x0.data_ptr(), x1.data_ptr(), out.data_ptr(), int(dtype == torch.bfloat16)

@@ -15,6 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import DependencyError, InputError
+from ..scenes import CUT_THRESHOLD
+
 __all__ = ["Batch", "FrameSource", "folder_source", "make_batch", "split", "video_source"]
 
 SEPT = [f"im{i}.png" for i in range(1, 8)]
@@ -69,7 +72,7 @@ def _read_png(path: Path) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise RuntimeError("reading PNG triplets needs Pillow: pip install pillow") from e
+        raise DependencyError("reading PNG triplets needs Pillow: pip install pillow") from e
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -81,7 +84,7 @@ def folder_source(root: str | Path, arbitrary_t: bool = True) -> FrameSource:
     """
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"data {str(root)!r} is not a directory")
+        raise InputError(f"data {str(root)!r} is not a directory")
     dirs = sorted({p.parent for p in root.rglob("im1.png")})
     seqs: list[list[Path]] = []
     windows: list[Window] = []
@@ -97,7 +100,7 @@ def folder_source(root: str | Path, arbitrary_t: bool = True) -> FrameSource:
             seqs.append([d / n for n in TRIP])
             windows.append(Window(len(seqs) - 1, 0, 2, 1))
     if not windows:
-        raise ValueError(f"data {str(root)!r} holds no triplet folders (im1.png im2.png im3.png) "
+        raise InputError(f"data {str(root)!r} holds no triplet folders (im1.png im2.png im3.png) "
                          "or septuplet folders (im1.png .. im7.png)")
     return FrameSource(seqs, windows, _read_png)
 
@@ -108,7 +111,7 @@ def read_video(path: str | Path, max_frames: int | None = None, width: int | Non
 
     core = vs.core
     if not hasattr(core, "bs"):
-        raise RuntimeError("--video needs the BestSource plugin: pip install vapoursynth-bestsource")
+        raise DependencyError("--video needs the BestSource plugin: pip install vapoursynth-bestsource")
     clip = core.bs.VideoSource(str(path))
     kw: dict = {"format": vs.RGB24, "matrix_in_s": "709"} if clip.format.color_family == vs.YUV else \
         {"format": vs.RGB24}
@@ -130,14 +133,15 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) / 255
 
 
-def video_source(frames: list[np.ndarray], span: int = 2, cut: float = 0.12, static: float = 0.004) -> FrameSource:
+def video_source(frames: list[np.ndarray], span: int = 2, cut: float = CUT_THRESHOLD,
+                 static: float = 0.004) -> FrameSource:
     """Windows (i, i + span') for span' in 2..``span`` over ``frames``, skipping cuts and static stretches.
 
     A window is dropped when any neighbouring pair in it differs by more than ``cut`` (mean abs diff in
     [0, 1], a scene cut) or its outer frames differ by less than ``static`` (nothing moves).
     """
     if span < 2:
-        raise ValueError(f"span must be >= 2, got {span}")
+        raise InputError(f"span must be >= 2, got {span}")
     diffs = [_mad(a, b) for a, b in itertools.pairwise(frames)]
     windows = []
     for i0 in range(len(frames)):
@@ -161,10 +165,10 @@ def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
     target; the held-out windows' outer (input) frames may then appear in training, and ``gap`` is not used.
     """
     if guard not in ("frames", "targets"):
-        raise ValueError(f"guard must be 'frames' or 'targets', got {guard!r}")
+        raise InputError(f"guard must be 'frames' or 'targets', got {guard!r}")
     n = len(src)
     if n < 2:
-        raise ValueError("need at least 2 samples to hold some out for validation")
+        raise InputError("need at least 2 samples to hold some out for validation")
     order = sorted(range(n), key=lambda i: (src.windows[i].seq, src.windows[i].i0, src.windows[i].i1))
     if interleave:
         step = max(2, round(1 / val_fraction))
@@ -179,7 +183,7 @@ def split(src: FrameSource, val_fraction: float = 0.1, gap: int = 2,
     train = [i for i in order if i not in held and not any(
         (src.windows[i].seq, f) in taken for f in range(src.windows[i].i0, src.windows[i].i1 + 1))]
     if not train:
-        raise ValueError("no training samples are left after holding out validation windows")
+        raise InputError("no training samples are left after holding out validation windows")
     return src.subset(train), src.subset(val)
 
 
@@ -197,16 +201,16 @@ def _crop_aug(frames: tuple[np.ndarray, ...], t: float, crop: int, rng: random.R
               augment: bool | str, tries: int = 1) -> tuple[list[np.ndarray], float]:
     h, w = frames[0].shape[:2]
     if h < crop or w < crop:
-        raise ValueError(f"crop {crop} is larger than the frames ({w}x{h})")
+        raise InputError(f"crop {crop} is larger than the frames ({w}x{h})")
     if tries < 1:
-        raise ValueError(f"crop tries must be >= 1, got {tries}")
+        raise InputError(f"crop tries must be >= 1, got {tries}")
     spots = [(rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)) for _ in range(tries)]
     # of `tries` random places, the one where the input frames differ most (motion-weighted sampling)
     y, x = max(spots, key=lambda p: _motion(frames[0], frames[1], p[0], p[1], crop)) if tries > 1 else spots[0]
     imgs = [f[y:y + crop, x:x + crop] for f in frames]
     mode = {True: "all", False: "none"}.get(augment, augment) if isinstance(augment, bool) else augment
     if mode not in AUGMENT:
-        raise ValueError(f"augment must be one of {', '.join(AUGMENT)}, got {augment!r}")
+        raise InputError(f"augment must be one of {', '.join(AUGMENT)}, got {augment!r}")
     if mode != "none":
         if rng.random() < 0.5:
             imgs = [a[::-1] for a in imgs]

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import InputError
 from ..nn import Output
 from .teacher import TeacherOutput
 
@@ -52,7 +53,7 @@ def reconstruction_loss(pred: Tensor, target: Tensor, kind: str = "lap") -> Tens
         return F.l1_loss(pred, target)
     if kind == "l2":
         return F.mse_loss(pred, target)
-    raise ValueError(f"loss must be 'lap', 'l1' or 'l2', got {kind!r}")
+    raise InputError(f"loss must be 'lap', 'l1' or 'l2', got {kind!r}")
 
 
 def distill_loss(flows: list[Tensor], merged: list[Tensor], teacher: TeacherOutput, gt: Tensor,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..errors import InputError
 from ..nn import IFNet, Output
 from ..nn.warp import warp
 
@@ -48,7 +49,7 @@ def teacher_forward(net: IFNet, img0: Tensor, img1: Tensor, gt: Tensor, out: Out
                     accumulate: bool | None = None) -> TeacherOutput:
     """Run ``net``'s teacher block on the student's result ``out`` with the ground truth ``gt``."""
     if not net.has_teacher:
-        raise ValueError(f"the {net.arch.name} net was built without a teacher block (use IFNet(arch, teacher=True))")
+        raise InputError(f"the {net.arch.name} net was built without a teacher block (use IFNet(arch, teacher=True))")
     a = net.arch
     order = order or TEACHER_ORDERS[order_key(net)]
     flow, mask = out.flow, out.mask_logit

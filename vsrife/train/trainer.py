@@ -15,6 +15,7 @@ from typing import TextIO
 import torch
 from torch import Tensor
 
+from ..errors import InputError
 from ..nn import ARCHS, Arch, IFNet
 from ..weights import DEFAULT_MODEL, arch_metadata, detect_arch, load_file, load_model
 from .data import Batch
@@ -67,7 +68,7 @@ def init_net(init: str | None, arch: str = DEFAULT_MODEL, teacher: bool = True) 
     if init is None:
         a = SMALL if arch == "small" else ARCHS.get(arch)
         if a is None:
-            raise ValueError(f"arch must be one of small, {', '.join(ARCHS)}; got {arch!r}")
+            raise InputError(f"arch must be one of small, {', '.join(ARCHS)}; got {arch!r}")
         sd: dict[str, Tensor] = {}
     elif init in ARCHS:
         _, sd = load_model(init)
@@ -76,7 +77,7 @@ def init_net(init: str | None, arch: str = DEFAULT_MODEL, teacher: bool = True) 
         sd, meta = load_file(init)
         a = detect_arch(sd, meta)
     if teacher and a.teacher_in == 0:
-        raise ValueError(f"the {a.name} architecture has no teacher block; "
+        raise InputError(f"the {a.name} architecture has no teacher block; "
                          "train it without distillation (--no-distill)")
     net = IFNet(a, teacher=teacher)
     if sd:
@@ -84,7 +85,7 @@ def init_net(init: str | None, arch: str = DEFAULT_MODEL, teacher: bool = True) 
         missing, _ = net.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=False)
         bad = [k for k in missing if not k.startswith(("teacher.", "block_tea."))]
         if bad:
-            raise ValueError(f"init weights lack tensors of the {a.name} student: {bad[:5]}")
+            raise InputError(f"init weights lack tensors of the {a.name} student: {bad[:5]}")
     caltime = None
     if any(k.startswith("caltime.") for k in sd):
         caltime = CalTime(int(sd["caltime.0.weight"].shape[1]))
@@ -123,7 +124,7 @@ def freeze_modules(net: IFNet, names: tuple[str, ...]) -> None:
     allowed = freezable(net)
     bad = [n for n in names if n not in allowed]
     if bad:
-        raise ValueError(f"freeze: unknown module {', '.join(map(repr, bad))} for {net.arch.name}; "
+        raise InputError(f"freeze: unknown module {', '.join(map(repr, bad))} for {net.arch.name}; "
                          f"allowed: {', '.join(allowed)}")
     for n, p in net.named_parameters():
         p.requires_grad_(n.split(".", 1)[0] not in names)
@@ -135,16 +136,16 @@ class Trainer:
     def __init__(self, net: IFNet, config: TrainConfig, caltime: CalTime | None = None,
                  device: str | torch.device = "cpu") -> None:
         if config.distill and not net.has_teacher:
-            raise ValueError("distillation needs a net built with teacher=True")
+            raise InputError("distillation needs a net built with teacher=True")
         if config.crop % net.arch.pad_multiple(1.0):
-            raise ValueError(f"crop must be a multiple of {net.arch.pad_multiple(1.0)} for {net.arch.name}, "
+            raise InputError(f"crop must be a multiple of {net.arch.pad_multiple(1.0)} for {net.arch.name}, "
                              f"got {config.crop}")
         self.device = torch.device(device)
         self.net, self.config, self.caltime = net.to(self.device), config, caltime
         self.step = 0
         self.rng = random.Random(config.seed)
         if not 0.0 <= config.ema < 1.0:
-            raise ValueError(f"ema must be in [0, 1) (0: off), got {config.ema}")
+            raise InputError(f"ema must be in [0, 1) (0: off), got {config.ema}")
         config.freeze = tuple(config.freeze)
         freeze_modules(net, config.freeze)
         self.opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=config.lr,
@@ -290,7 +291,7 @@ class Trainer:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         if "step" not in meta or "arch" not in meta:
-            raise ValueError(f"resume {str(path)!r} is not a vsrife training checkpoint")
+            raise InputError(f"resume {str(path)!r} is not a vsrife training checkpoint")
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(meta["arch"]).items()}
         config = TrainConfig(**json.loads(meta["config"]))
         if steps is not None:

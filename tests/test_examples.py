@@ -31,12 +31,13 @@ def clips(footage: Path, tmp_path_factory) -> dict[str, Path]:
     return {"small": small, "anime": anime}
 
 
-SOURCES = {"smooth_x264.vpy": "small", "slowmo_x8.vpy": "small", "slowmo_x4.vpy": "small", "fps_5994.vpy": "small",
+SOURCES = {"demo.vpy": "small",
+           "smooth_x264.vpy": "small", "slowmo_x8.vpy": "small", "slowmo_x4.vpy": "small", "fps_5994.vpy": "small",
            "4k_half_scale.vpy": "small", "depth_gray.vpy": "small", "anime_dedup.vpy": "anime"}
 
 
 def test_every_example_is_tested():
-    assert {p.name for p in EXAMPLES.glob("*.vpy")} - {"demo.vpy"} == set(SOURCES)
+    assert {p.name for p in EXAMPLES.glob("*.vpy")} == set(SOURCES)
 
 
 def _run(script: str, src: Path) -> subprocess.CompletedProcess:
@@ -149,3 +150,14 @@ def test_anime_dedup(clips, runs):
     # with dedup no output frame repeats its predecessor, up to the last drawing (held to the end: nothing follows)
     diffs = [float(np.abs(frames[n + 1].astype(int) - frames[n]).mean()) for n in range(16)]
     assert min(diffs) > 0.5
+
+
+def test_demo_doubles_the_rate_at_640x360(runs) -> None:
+    _head, frames = vspipe(runs, "demo.vpy")
+    assert len(frames) == 10 and frames[0].shape == (360, 640), (len(frames), frames[0].shape)
+
+
+def test_deprecated_registry_alias_still_imports() -> None:
+    from vsrife import registry, weights
+
+    assert registry.locate("footage") == weights.locate("footage")

@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "jobs": 6, "train": 6, "dev": 6,  # chunked renders; training; developer tools
     "cli": 7,  # the command line
 }
-FACADE = {"__init__", "__main__", "_bind"}  # the package facade (and a deprecated alias) sit on top
+FACADE = {"__init__", "__main__", "_bind", "registry"}  # the package facade (and a deprecated alias) sit on top
 
 
 def module_name(path: Path) -> str:

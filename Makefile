@@ -1,5 +1,6 @@
 # vsrife developer tasks.  `make test` is what CI runs (.ci/run).
-#   make setup  - create .venv (Python 3.12), pip install -e '.[test]', fetch model 4.25 and the test footage
+#   make setup  - create .venv (Python 3.12), pip install -e '.[test]', ffmpeg + mkvtoolnix (apt, as root),
+#                 fetch model 4.25 and the test footage
 #   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench
 #   make lint   - ruff, mypy (pyproject.toml) and the layering contract (tools/check_layers.py)
 
@@ -32,9 +33,11 @@ $(MARKER): $(INSTALL_INPUTS) | $(PY)
 	test -f $@ && touch $@
 
 setup: $(MARKER)
-	@if ! command -v ffmpeg >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y ffmpeg; \
-		else echo "make setup: ffmpeg is missing and we are not root; install ffmpeg" >&2; exit 1; fi; \
+	@missing=""; command -v ffmpeg >/dev/null || missing="ffmpeg"; \
+	command -v mkvmerge >/dev/null || missing="$$missing mkvtoolnix"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y $$missing; \
+		else echo "make setup: missing$$missing and we are not root; install: $$missing" >&2; exit 1; fi; \
 	fi
 	$(PY) -m vsrife models fetch 4.25 footage
 

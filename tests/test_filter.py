@@ -143,8 +143,8 @@ def test_vfr_clip_uses_durations(all_models: list[str]) -> None:
 
 def test_absolute_time_on_cfr(all_models: list[str]) -> None:
     rgb, _ = moving_rgb(n=2)
-    src = rgb.std.SetFrameProps(_AbsoluteTime=0.0)
-    out = vsrife.RIFE(src, multi=2)
+    src = core.std.Splice([rgb[k].std.SetFrameProps(_AbsoluteTime=k * 1001 / 24000) for k in range(2)])
+    out = vsrife.RIFE(src, multi=2)  # each source frame's time plus the split of its duration
     assert [out.get_frame(n).props["_AbsoluteTime"] for n in range(4)] == pytest.approx(
         [k * 1001 / 48000 for k in range(4)])
 

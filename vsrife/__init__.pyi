@@ -22,4 +22,6 @@ def RIFE(  # noqa: N802
     dedup_threshold: float | None = None,
     matrix_in: int | None = None,
     range_in: int | None = None,
+    timeline: str | None = None,
+    timecodes: str | None = None,
 ) -> vs.VideoNode: ...

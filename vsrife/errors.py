@@ -15,6 +15,7 @@ __all__ = [
     "DependencyError",
     "InputError",
     "KernelError",
+    "MediaError",
     "ModelLoadError",
     "OutOfMemoryError",
     "SettingsError",
@@ -52,6 +53,10 @@ class AssetError(VsrifeError, RuntimeError):
 
 class OutOfMemoryError(VsrifeError, MemoryError):
     """The job needs more memory than the machine has (a frame size or scale too large for it)."""
+
+
+class MediaError(VsrifeError, RuntimeError):
+    """An external media tool (ffmpeg, ffprobe, mkvmerge) is missing or failed; the message says which and why."""
 
 
 class CLIError(VsrifeError):

@@ -12,6 +12,7 @@ variable                     meaning                                            
 ``VSRIFE_MALLOC``            ``0``: leave glibc's malloc settings alone                  on
 ``VSRIFE_MEMORY_LIMIT_MB``   memory a frame may use, instead of what the OS reports      none
 ``VSRIFE_FFMPEG``            the ffmpeg executable of ``vsrife interpolate``             ffmpeg
+``VSRIFE_MKVMERGE``          mkvmerge, which writes variable-frame-rate timestamps      mkvmerge
 ===========================  ==========================================================  =========
 
 The cache is ``$VSRIFE_MODEL_DIR``, else ``$XDG_CACHE_HOME/vsrife``, else ``~/.cache/vsrife``.
@@ -51,6 +52,7 @@ class Settings:
     malloc: bool = True
     memory_limit_mb: float | None = None
     ffmpeg: str = "ffmpeg"
+    mkvmerge: str = "mkvmerge"
 
     def __post_init__(self) -> None:
         s = self.streams
@@ -108,12 +110,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         malloc=_flag(env, "VSRIFE_MALLOC"),
         memory_limit_mb=_memory(env),
         ffmpeg=env.get("VSRIFE_FFMPEG") or "ffmpeg",
+        mkvmerge=env.get("VSRIFE_MKVMERGE") or "mkvmerge",
     )
 
 
 ENV_NAMES = {"model_dir": "VSRIFE_MODEL_DIR", "streams": "VSRIFE_STREAMS", "fast": "VSRIFE_FAST",
              "fused": "VSRIFE_FUSED", "malloc": "VSRIFE_MALLOC", "memory_limit_mb": "VSRIFE_MEMORY_LIMIT_MB",
-             "ffmpeg": "VSRIFE_FFMPEG"}
+             "ffmpeg": "VSRIFE_FFMPEG", "mkvmerge": "VSRIFE_MKVMERGE"}
 
 
 def to_env(**changes: Any) -> dict[str, str]:

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 
-from ..errors import CLIError
+from ..errors import CLIError, MediaError
+from ..vs.timeline import write_timecodes
 
 if TYPE_CHECKING:
+    from ..media.source import TimedSource
     from ..vs.plan import Plan
 
-__all__ = ["add_filter_args", "build_filter", "filter_kwargs", "open_source", "parse_rate"]
+__all__ = ["add_filter_args", "build_filter", "filter_kwargs", "open_source", "open_timed_source", "parse_rate",
+           "timeline_kwargs"]
 
 _NTSC = {"23.976": (24000, 1001), "29.97": (30000, 1001), "47.952": (48000, 1001), "59.94": (60000, 1001),
          "119.88": (120000, 1001), "71.928": (72000, 1001), "95.904": (96000, 1001), "143.856": (144000, 1001)}
@@ -45,6 +48,9 @@ def add_filter_args(p: argparse.ArgumentParser, rate: bool = True, scenes: bool 
         x.add_argument("--multi", "-m", type=int, metavar="N", help="N output frames per source frame (N >= 2)")
         x.add_argument("--fps", type=parse_rate, metavar="RATE", help="target frame rate: 60000/1001, 59.94, 60 ...")
         x.add_argument("--factor", type=parse_rate, metavar="P/Q", help="rate factor > 1, e.g. 5/2")
+        g.add_argument("--timeline", choices=("auto", "cfr", "vfr"), default="auto",
+                       help="auto (default): a source whose frame times vary (VFR) keeps its real timeline; "
+                            "cfr: take it as constant-rate at its average fps; vfr: always use its timestamps")
     g = p.add_argument_group("model")
     g.add_argument("--model", help="pretrained model: 4.25 (default), 4.0, hd, 3.1")
     g.add_argument("--model-path", metavar="FILE", help="your own weights (.pth/.pkl/.safetensors) instead of --model")
@@ -87,8 +93,37 @@ def filter_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
-def open_source(path: str) -> vs.VideoNode:
-    """Open any video with bestsource (``core.bs.VideoSource``); one-line errors for unreadable input."""
+def open_timed_source(path: str) -> TimedSource:
+    """:func:`open_source` plus the real start time of every frame (from bestsource's index)."""
+    from ..media.source import open_timed
+
+    _check_input(path)
+    try:
+        src = open_timed(path)
+    except MediaError as e:
+        raise CLIError(e.message) from None
+    _check_frames(path, src.clip)
+    return src
+
+
+def timeline_kwargs(args: argparse.Namespace, src: TimedSource, kw: dict, tmp: Path) -> str:
+    """Add the filter's timeline options to ``kw`` for ``src`` (``--timeline``); returns "vfr" or "cfr".
+
+    A variable-rate source keeps its timeline; with ``--fps`` the filter needs every start time at once,
+    so the exact timeline is written to the timecodes file ``tmp`` (read when the filter is planned)."""
+    mode = getattr(args, "timeline", "auto")
+    vfr = src.timeline is not None and (mode == "vfr" or (mode == "auto" and src.vfr))
+    if not vfr:
+        kw["timeline"] = "cfr"
+        return "cfr"
+    if "fps_num" in kw:
+        write_timecodes(tmp, src.timeline.starts)
+        kw["timecodes"] = str(tmp)
+    kw["timeline"] = "vfr"
+    return "vfr"
+
+
+def _check_input(path: str) -> None:
     p = Path(path)
     if not p.exists():
         raise CLIError(f"input {path!r} does not exist")
@@ -96,16 +131,25 @@ def open_source(path: str) -> vs.VideoNode:
         raise CLIError(f"input {path!r} is a directory, not a video file")
     if not os.access(p, os.R_OK):
         raise CLIError(f"input {path!r} is not readable (permission denied)")
+
+
+def _check_frames(path: str, clip: vs.VideoNode) -> None:
+    if clip.num_frames < 2:
+        raise CLIError(f"input {path!r} has {clip.num_frames} frame(s); interpolation needs at least 2")
+
+
+def open_source(path: str) -> vs.VideoNode:
+    """Open any video with bestsource (``core.bs.VideoSource``); one-line errors for unreadable input."""
+    _check_input(path)
     core = vs.core
     if not hasattr(core, "bs"):
         raise CLIError("no source filter: install vapoursynth-bestsource (pip install vapoursynth-bestsource)")
     try:
-        clip = core.bs.VideoSource(str(p), showprogress=0)
+        clip = core.bs.VideoSource(str(path), showprogress=0)
     except vs.Error as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "unknown error"
         raise CLIError(f"cannot read input {path!r} as video: {first}") from None
-    if clip.num_frames < 2:
-        raise CLIError(f"input {path!r} has {clip.num_frames} frame(s); interpolation needs at least 2")
+    _check_frames(path, clip)
     return clip
 
 

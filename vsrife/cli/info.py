@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +11,17 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from .common import add_filter_args, build_filter, describe_rate, filter_kwargs, fmt_time, open_source, plan_filter
+from ..media.source import TimedSource
+from .common import (
+    add_filter_args,
+    build_filter,
+    describe_rate,
+    filter_kwargs,
+    fmt_time,
+    open_timed_source,
+    plan_filter,
+    timeline_kwargs,
+)
 
 __all__ = ["register", "run"]
 
@@ -40,6 +51,19 @@ def _count_interpolated(mapping) -> int:
         i, t = mapping.position(k)
         n += t != 0 and i < last
     return n
+
+
+def _timeline_row(src: TimedSource, how: str, fps_target: bool) -> str:
+    """'variable frame rate: 68 frames over 29.5 s, frame durations min ... (real timestamps kept)'."""
+    tl = src.timeline
+    if tl is None:
+        return "no timestamps from the source; taken as constant-rate"
+    kind = "variable frame rate" if src.vfr else "constant frame rate"
+    text = f"{kind}: {tl.num_frames} frames over {float(tl.duration):.3f} s, {tl.spread().describe()}"
+    if how == "vfr":
+        return text + ("; --fps shows source frame k at output frame round(t_k * fps)" if fps_target
+                       else "; each real interval is split, the output keeps the source's timestamps")
+    return text + ("; taken as constant-rate (--timeline cfr)" if src.vfr else "")
 
 
 def _duration(num: int, fps: Fraction) -> str:
@@ -86,9 +110,12 @@ def _cpu_path(engine) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..vs.scenecut import SC_THRESHOLD
 
-    src = open_source(args.input)
+    timed = open_timed_source(args.input)
+    src = timed.clip
     kw = filter_kwargs(args)
-    plan = plan_filter(src, kw)
+    with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:
+        how = timeline_kwargs(args, timed, kw, Path(tmp) / "timecodes.txt")
+        plan = plan_filter(src, kw)
     out = build_filter(src, kw, plan)
     mapping, engine = plan.mapping, plan.engine
     fmt = src.format
@@ -101,8 +128,10 @@ def run(args: argparse.Namespace) -> int:
         ("input", f"{Path(args.input).name}: {fmt.name} {w}x{h}"),
         ("source", f"{src.num_frames} frames at {describe_rate(src_fps)}, "
                    f"duration {_duration(src.num_frames, src_fps)}"),
-        ("output", f"{out.num_frames} frames at {describe_rate(out_fps)}, "
-                   f"duration {_duration(out.num_frames, out_fps)}"),
+        ("timeline", _timeline_row(timed, how, "fps_num" in kw)),
+        ("output", f"{out.num_frames} frames at {describe_rate(out_fps)}"
+                   + (" (average; variable rate on the source's timeline)" if how == "vfr" and "fps_num" not in kw
+                      else "") + f", duration {_duration(out.num_frames, out_fps)}"),
         ("interpolated", f"{interp} frames (at most: scene cuts repeat a source frame instead); "
                          f"{out.num_frames - interp} source frames passed through"),
         ("model", f"{engine.arch.name}" + (f" from {kw['model_path']}" if "model_path" in kw else "")

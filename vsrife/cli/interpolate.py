@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import signal
-import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import TextIO
 
 import vapoursynth as vs
 
 from .. import settings
+from ..errors import MediaError
+from ..media import EncodeOptions, FFmpegPipe, TimedSource, encode_command, find_tool, finish, start_offset
+from ..media.tools import ffprobe_for
+from ..media.y4m import for_y4m, header, write_frame
+from ..vs.timing import Mapping, output_times
 from . import CLIError
 from .common import (
     add_filter_args,
@@ -24,18 +30,13 @@ from .common import (
     describe_rate,
     filter_kwargs,
     fmt_time,
-    open_source,
+    open_timed_source,
     parse_rate,
+    plan_filter,
+    timeline_kwargs,
 )
-from .y4m import for_y4m, header, write_frame
 
-__all__ = ["Progress", "ffmpeg_command", "register", "run"]
-
-_X26X = ("libx264", "libx265")
-_MATRIX = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
-_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020"}
-_TRANSFER = {1: "bt709", 6: "smpte170m", 7: "smpte240m", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
-             16: "smpte2084", 18: "arib-std-b67"}
+__all__ = ["Progress", "describe_job", "encode_options", "register", "run"]
 
 EXAMPLES = """examples:
   vsrife interpolate in.mkv out.mkv                       # 2x frame rate, x264 CRF 18, audio copied
@@ -123,47 +124,21 @@ class Progress:
             self.stream.flush()
 
 
-def partial_path(output: Path) -> Path:
-    """Where the file is written while encoding: NAME.partial.EXT (same container as OUTPUT)."""
+def partial_path(output: Path, tag: str = "") -> Path:
+    """Where the file is written while encoding: NAME.partial.EXT (same container as OUTPUT); ``tag``:
+    an intermediate file, NAME.partial.TAG.mkv (the video of a variable-rate output before its timestamps)."""
+    if tag:
+        return output.with_name(f"{output.stem}.partial.{tag}.mkv")
     return output.with_name(f"{output.stem}.partial{output.suffix}")
 
 
-def _color_args(props: dict) -> list[str]:
-    out: list[str] = []
-    for key, table, opt in (("_Matrix", _MATRIX, "-colorspace"), ("_Primaries", _PRIMARIES, "-color_primaries"),
-                            ("_Transfer", _TRANSFER, "-color_trc")):
-        v = props.get(key)
-        if v in table:
-            out += [opt, table[v]]
-    if props.get("_ColorRange") in (0, 1):
-        out += ["-color_range", "pc" if props["_ColorRange"] == 0 else "tv"]
-    return out
-
-
-def ffmpeg_command(args: argparse.Namespace, ffmpeg: str, target: Path, props: dict) -> list[str]:
-    """The ffmpeg argument list: y4m video from stdin (input 0), audio from INPUT (input 1)."""
-    cmd = [ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
-    if not args.no_audio:
-        cmd += ["-i", str(args.input), "-map", "0:v:0", "-map", "1:a?", "-c:a", args.audio_codec]
-    else:
-        cmd += ["-map", "0:v:0"]
-    cmd += ["-c:v", args.codec]
-    crf, preset = args.crf, args.preset
-    if args.codec in _X26X:
-        crf = 18 if crf is None else crf
-        preset = preset or "medium"
-    if crf is not None:
-        cmd += ["-crf", f"{crf:g}"]
-    if preset:
-        cmd += ["-preset", preset]
-    if args.pix_fmt:
-        cmd += ["-pix_fmt", args.pix_fmt]
-    cmd += _color_args(props)
+def encode_options(args: argparse.Namespace, ffmpeg: str) -> EncodeOptions:
     try:
-        cmd += shlex.split(args.ffmpeg_args)
+        extra = tuple(shlex.split(args.ffmpeg_args))
     except ValueError as e:
         raise CLIError(f"--ffmpeg-args cannot be parsed: {e}") from None
-    return [*cmd, str(target)]
+    return EncodeOptions(ffmpeg=ffmpeg, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
+                         extra=extra, audio_codec=args.audio_codec)
 
 
 def _check_output(args: argparse.Namespace) -> Path:
@@ -184,50 +159,14 @@ def _check_output(args: argparse.Namespace) -> Path:
     return out
 
 
-def _find_ffmpeg(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise CLIError(f"ffmpeg not found ({name!r}); install ffmpeg or pass --ffmpeg /path/to/ffmpeg")
-    return found
-
-
-class _Drain(threading.Thread):
-    """Collects ffmpeg's stderr so that its pipe never fills up."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.lines: list[str] = []
-
-    def run(self) -> None:
-        for raw in self.stream:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip())
-
-    def last(self) -> str:
-        lines = [ln for ln in self.lines if ln.strip()]
-        return lines[-1] if lines else "no message"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop ffmpeg: close its input, terminate, kill if it does not exit."""
-    for step in (proc.terminate, proc.kill):
-        try:
-            if proc.stdin:
-                proc.stdin.close()
-        except OSError:
-            pass
-        if proc.poll() is None:
-            step()
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _discard(tmp: Path, keep: bool) -> str:
+def _discard(keep: bool, *paths: Path) -> str:
+    """Delete (or keep) the partial files; a message naming the output file (the first path)."""
+    tmp = paths[0]
+    for extra in paths[1:]:
+        if extra.exists() and not keep:
+            extra.unlink()
     if not tmp.exists():
-        return "no output was written"
+        return "no output was written" if not any(p.exists() for p in paths[1:]) else f"partial files kept: {paths[1]}"
     if keep:
         return f"partial output kept as {tmp}"
     tmp.unlink()
@@ -250,103 +189,141 @@ class _Stop:
             raise KeyboardInterrupt
 
 
-def _start_ffmpeg(cmd: list[str], ffmpeg: str) -> subprocess.Popen[bytes]:
-    """ffmpeg in its own process group: a terminal Ctrl-C reaches only us, and we stop ffmpeg ourselves."""
-    try:
-        if sys.platform == "win32":
-            return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
-        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                process_group=0)
-    except OSError as e:
-        raise CLIError(f"cannot start ffmpeg {ffmpeg!r}: {e.strerror or e}") from None
-
-
-def encode(clip: vs.VideoNode, args: argparse.Namespace, out: Path, ffmpeg: str) -> int:
-    """Pipe ``clip`` into ffmpeg; returns the number of frames written."""
+def encode(clip: vs.VideoNode, args: argparse.Namespace, cmd_for: Callable[[dict], list[str]],
+           partials: tuple[Path, ...]) -> int:
+    """Pipe ``clip`` as y4m into the ffmpeg of ``cmd_for(props)``; returns the number of frames written.
+    On failure or Ctrl-C ffmpeg is stopped and ``partials`` are deleted (or kept with --keep-partial)."""
     clip = for_y4m(clip)
     props = dict(clip.get_frame(0).props)
-    tmp = partial_path(out)
-    cmd = ffmpeg_command(args, ffmpeg, tmp, props)
     total = clip.num_frames
     progress = Progress(total, enabled=not args.quiet)
-    proc = _start_ffmpeg(cmd, ffmpeg)
-    stdin = proc.stdin
-    assert stdin is not None
-    drain = _Drain(proc.stderr)
-    drain.start()
+    try:
+        pipe = FFmpegPipe(cmd_for(props))
+    except MediaError as e:
+        raise CLIError(e.message) from None
     stop = _Stop()
     main = threading.current_thread() is threading.main_thread()
     old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     done = 0
     try:
         try:
-            stdin.write(header(clip, props))
+            pipe.write(header(clip, props))
             for frame in clip.frames():
                 stop.check()
-                write_frame(stdin, frame)
+                write_frame(pipe, frame)
                 done += 1
                 progress.update(done)
             stop.check()
-            stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg quit early: its exit status and message say why
-        rc = proc.wait()
+        rc = pipe.close()
         stop.check()
-        drain.join(timeout=5)
         if rc != 0 or done != total:
-            msg = _discard(tmp, args.keep_partial)
-            raise CLIError(f"ffmpeg failed (exit {rc}): {drain.last()} ({msg})", code=1)
+            raise CLIError(f"ffmpeg failed (exit {rc}): {pipe.last_error()} ({_discard(args.keep_partial, *partials)})",
+                           code=1)
     except KeyboardInterrupt:
-        _stop(proc)
+        pipe.stop()
         if progress.shown and progress.tty:
             sys.stderr.write("\n")
-        raise CLIError(f"interrupted after {done} of {total} frames; {_discard(tmp, args.keep_partial)}",
+        raise CLIError(f"interrupted after {done} of {total} frames; {_discard(args.keep_partial, *partials)}",
                        code=130) from None
     except vs.Error as e:
-        _stop(proc)
+        pipe.stop()
         raise CLIError(f"frame {done} failed: {str(e).strip().splitlines()[0]} "
-                       f"({_discard(tmp, args.keep_partial)})", code=1) from None
+                       f"({_discard(args.keep_partial, *partials)})", code=1) from None
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     progress.finish(done)
-    os.replace(tmp, out)
     return done
+
+
+def _render(args: argparse.Namespace, src: TimedSource, clip: vs.VideoNode, vfr_out: bool, mapping: Mapping,
+            out: Path, opts: EncodeOptions) -> int:
+    """Encode ``clip`` to ``out``: in one ffmpeg run (constant rate), or video-only, re-stamped, muxed (VFR)."""
+    source = None if args.no_audio else Path(args.input)
+    first = src.timeline.starts[0] if src.timeline is not None else Fraction(0)
+    try:
+        offset = start_offset(ffprobe_for(opts.ffmpeg), args.input, first) if source is not None else Fraction(0)
+        mkvmerge = find_tool(settings.get().mkvmerge, "mkvmerge") if vfr_out else ""
+    except MediaError as e:
+        raise CLIError(e.message) from None
+    tmp = partial_path(out)
+    if not vfr_out:
+        n = encode(clip, args, lambda props: encode_command(opts, tmp, props, source, offset), (tmp,))
+        os.replace(tmp, out)
+        return n
+    video = partial_path(out, "video")
+    n = encode(clip, args, lambda props: encode_command(opts, video, props), (tmp, video))
+    times = output_times(mapping, src.timeline)
+    try:
+        finish(opts, mkvmerge, video, times, tmp, source, offset)
+    except MediaError as e:
+        raise CLIError(f"{e.message} ({_discard(args.keep_partial, tmp, video)})", code=1) from None
+    video.unlink(missing_ok=True)
+    os.replace(tmp, out)
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
     ffmpeg = _find_ffmpeg(args.ffmpeg)
     out = _check_output(args)
+    opts = encode_options(args, ffmpeg)
     if args.threads is not None:
         if args.threads < 1:
             raise CLIError(f"--threads must be >= 1, got {args.threads}")
         vs.core.num_threads = args.threads
-    src = open_source(args.input)
+    src = open_timed_source(args.input)
     kw = filter_kwargs(args)
-    clip = build_filter(src, kw)
+    with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:
+        how = timeline_kwargs(args, src, kw, Path(tmp) / "timecodes.txt")
+        plan = plan_filter(src.clip, kw)
+    clip = build_filter(src.clip, kw, plan)
+    vfr_out = how == "vfr" and "fps_num" not in kw
     if args.playback_fps is not None:
         pf = args.playback_fps
         clip = clip.std.AssumeFPS(fpsnum=pf.numerator, fpsden=pf.denominator)
+        vfr_out = False
         if not args.no_audio:
             args.no_audio = True
             if not args.quiet:
                 print("note: --playback-fps changes the duration; audio is left out", file=sys.stderr)
     if args.preview:
-        from .show import check_png_path, engine_kwargs, write_sheet
-
-        check_png_path(args.preview)
-        write_sheet(src, args.preview, frame=args.preview_frame, multi=args.multi or 2, engine_kw=engine_kwargs(args),
-                    title=f"{Path(args.input).name}: frames {args.preview_frame} -> {args.preview_frame + 1}")
-        if not args.quiet:
-            print(f"preview: {args.preview}", file=sys.stderr)
+        _preview(args, src.clip)
     if not args.quiet:
-        src_fps = describe_rate(src.fps) if src.fps.numerator else "variable"
-        print(f"{args.input}: {src.num_frames} frames at {src_fps} -> {clip.num_frames} frames at "
-              f"{describe_rate(clip.fps) if clip.fps.numerator else 'variable'}", file=sys.stderr)
+        print(describe_job(args.input, src, clip, vfr_out), file=sys.stderr)
     start = time.monotonic()
-    n = encode(clip, args, out, ffmpeg)
+    n = _render(args, src, clip, vfr_out, plan.mapping, out, opts)
     el = time.monotonic() - start
     if not args.quiet:
         print(f"wrote {out}: {n} frames in {fmt_time(el)} ({n / max(el, 1e-9):.2f} fps)", file=sys.stderr)
     return 0
+
+
+def _find_ffmpeg(name: str) -> str:
+    try:
+        return find_tool(name, "ffmpeg")
+    except MediaError as e:
+        raise CLIError(e.message) from None
+
+
+def _preview(args: argparse.Namespace, src: vs.VideoNode) -> None:
+    from .show import check_png_path, engine_kwargs, write_sheet
+
+    check_png_path(args.preview)
+    write_sheet(src, args.preview, frame=args.preview_frame, multi=args.multi or 2, engine_kw=engine_kwargs(args),
+                title=f"{Path(args.input).name}: frames {args.preview_frame} -> {args.preview_frame + 1}")
+    if not args.quiet:
+        print(f"preview: {args.preview}", file=sys.stderr)
+
+
+def describe_job(name: str, src: TimedSource, clip: vs.VideoNode, vfr_out: bool) -> str:
+    """'in.mkv: 250 frames at 25/1 (25.000 fps) -> 500 frames at 50/1 (50.000 fps)' (VFR said so)."""
+    c = src.clip
+    src_fps = describe_rate(Fraction(c.fps.numerator, c.fps.denominator)) if c.fps.numerator else "variable"
+    if src.vfr:
+        src_fps = f"variable rate (average {src_fps})"
+    out_fps = describe_rate(Fraction(clip.fps.numerator, clip.fps.denominator)) if clip.fps.numerator else "variable"
+    if vfr_out:
+        out_fps = f"variable rate on the source's timeline (average {out_fps})"
+    return f"{name}: {c.num_frames} frames at {src_fps} -> {clip.num_frames} frames at {out_fps}"

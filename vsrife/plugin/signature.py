@@ -31,6 +31,8 @@ PARAMS: tuple[tuple[str, str], ...] = (
     ("dedup_threshold", "float"),
     ("matrix_in", "int"),
     ("range_in", "int"),
+    ("timeline", "data"),
+    ("timecodes", "data"),
 )
 
 REQUIRED = frozenset({"clip"})

@@ -45,6 +45,8 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     dedup_threshold: float | None = None,
     matrix_in: int | None = None,
     range_in: int | None = None,
+    timeline: str | None = None,
+    timecodes: str | None = None,
 ) -> vs.VideoNode:
     """Frame interpolation with RIFE.  See the README's parameter table for every argument.
 
@@ -55,7 +57,9 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
     bfloat16 convolutions on CPUs with AVX512-BF16/AMX).  ``sc``/``sc_threshold``:
     scene cuts repeat the nearest source frame instead of morphing.  ``dedup``/``dedup_threshold``: re-time
     held drawings (anime on twos/threes) between unique frames.  ``matrix_in``/``range_in`` override
-    the _Matrix/_ColorRange props.  Output frames carry RifeSourceFrame, RifeTimestep, RifeInterpolated and
+    the _Matrix/_ColorRange props.  ``timeline`` ("auto", "cfr", "vfr") and ``timecodes`` (a timecodes v2
+    file) decide whether a clip whose frames carry varying durations keeps its real timeline.
+    Output frames carry RifeSourceFrame, RifeTimestep, RifeInterpolated and
     RifeSceneChange props.
     """
     kwargs = {k: v for k, v in locals().items() if k != "clip"}

@@ -26,7 +26,8 @@ import vapoursynth as vs
 from ..scenes import CUT_THRESHOLD
 from .options import err
 from .scenecut import scene_luma
-from .timing import Mapping, TimelineMapping, make_mapping
+from .timeline import Timeline, duration_of
+from .timing import CFRMapping, Mapping, TimelineMapping, make_mapping
 
 __all__ = ["BLOCK", "DEFAULT_THRESHOLD", "PROXY_WIDTH", "DedupMapping", "Scan", "block_diff", "dedup_mapping",
            "scan"]
@@ -71,15 +72,15 @@ def scan(clip: vs.VideoNode, threshold: float = DEFAULT_THRESHOLD,
     use_cuts = cut_threshold is not None
     cut_threshold = float("inf") if cut_threshold is None else cut_threshold
     proxy = scene_luma(clip, width=PROXY_WIDTH)
-    res = Scan(keys=[0], starts=[Fraction(0)] if clip.fps.numerator == 0 else None)
+    res = Scan(keys=[0], starts=[Fraction(0)])
+    nominal = Fraction(clip.fps.denominator, clip.fps.numerator) if clip.fps.numerator > 0 else Fraction(1)
     key: np.ndarray | None = None
     prev: np.ndarray | None = None
     cut_next = False
     for k, f in enumerate(proxy.frames()):
         cur = np.array(f[0], dtype=np.float32, copy=True)
         if res.starts is not None:
-            dn, dd = f.props.get("_DurationNum", 0), f.props.get("_DurationDen", 0)
-            res.starts.append(res.starts[-1] + (Fraction(dn, dd) if dn > 0 and dd > 0 else Fraction(1)))
+            res.starts.append(res.starts[-1] + (duration_of(f.props) or nominal))
         if key is None:
             key = prev = cur
             cut_next = bool(f.props.get("_SceneChangeNext", 0))
@@ -110,7 +111,10 @@ class DedupMapping(Mapping):
         self.base, self.scan = base, scan
         self.num_src, self.num_out, self.fps = base.num_src, base.num_out, base.fps
         self.keys = scan.keys
-        starts = base.starts if isinstance(base, TimelineMapping) else scan.starts
+        if isinstance(base, TimelineMapping):
+            starts = base.starts
+        else:  # content is re-timed on the real timeline when the output follows it
+            starts = scan.starts if isinstance(base, CFRMapping) and base.follow and _varies(scan, base) else None
         self._starts = [Fraction(x) for x in starts] if starts is not None else None
 
     def _time(self, i: int) -> Fraction:
@@ -147,10 +151,16 @@ class DedupMapping(Mapping):
         return b is None and nxt < len(self.keys) and self.keys[nxt] in self.scan.cuts
 
 
+def _varies(scan: Scan, base: CFRMapping) -> bool:
+    """True when the scanned durations are not constant-rate (a CFR clip keeps re-timing in frame units)."""
+    return scan.starts is not None and (base.src_fps == 0 or not Timeline(tuple(scan.starts)).is_constant(base.src_fps))
+
+
 def dedup_mapping(clip: vs.VideoNode, kind: str, value: Fraction, threshold: float | None = None,
-                  cut_threshold: float | None = CUT_THRESHOLD) -> DedupMapping:
+                  cut_threshold: float | None = CUT_THRESHOLD, mode: str = "cfr",
+                  timeline: Timeline | None = None) -> DedupMapping:
     """The filter's mapping for ``dedup=True``: same output frames as without dedup, re-timed content."""
     thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     if not 0 < thr <= 1:
         raise err(f"dedup_threshold must be in (0, 1], got {threshold}")
-    return DedupMapping(make_mapping(clip, kind, value), scan(clip, thr, cut_threshold))
+    return DedupMapping(make_mapping(clip, kind, value, mode, timeline), scan(clip, thr, cut_threshold))

@@ -13,9 +13,10 @@ import torch
 import vapoursynth as vs
 
 from ..engine import Engine
-from .timing import Mapping, MultiVFRMapping
+from .timeline import duration_of
+from .timing import CFRMapping, Mapping
 
-__all__ = ["Interpolator", "prop_setter"]
+__all__ = ["Interpolator", "follow_span", "prop_setter", "timing_setter"]
 
 
 class Interpolator:
@@ -80,8 +81,7 @@ class Interpolator:
 
 
 def prop_setter(mapping: Mapping, kind: str, cut: bool) -> Callable[..., vs.VideoFrame]:
-    cfr = mapping.fps > 0
-    dur = (1 / mapping.fps) if cfr else None
+    """Sets the Rife* props (and, on interpolated frames, restores the source frame's props)."""
 
     def setter(n: int, f: list[vs.VideoFrame] | vs.VideoFrame) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
@@ -99,17 +99,47 @@ def prop_setter(mapping: Mapping, kind: str, cut: bool) -> Callable[..., vs.Vide
         if kind == "interp":
             for k in ("_PictType", "_SceneChangeNext", "_SceneChangePrev"):
                 props.pop(k, None)
+        return fout
+
+    return setter
+
+
+def follow_span(mapping: CFRMapping, n: int, d_i: Fraction, d_next: Fraction) -> tuple[Fraction, Fraction]:
+    """(offset of output frame ``n`` after the start of its source frame i, its duration), in seconds,
+    from the durations of source frames i and i + 1: each real interval is split like the index."""
+    i, t = mapping.position(n)
+    i2, t2 = mapping.position(n + 1)
+    offset = t * d_i
+    end = t2 * d_i if i2 == i else d_i + t2 * d_next
+    return offset, end - offset
+
+
+def timing_setter(mapping: Mapping, fallback: Fraction | None) -> Callable[..., vs.VideoFrame]:
+    """Sets ``_DurationNum``/``_DurationDen`` (and ``_AbsoluteTime`` where present) on output frame n.
+
+    ``f`` is [output frame, source frame i, source frame i + 1] of the timing mapping (a dedup mapping
+    times frames like its base); ``fallback`` is the duration of a source frame without one (1/fps).
+    """
+    base = getattr(mapping, "base", mapping)
+    follow = isinstance(base, CFRMapping) and base.follow
+    dur = None if follow or base.fps <= 0 else 1 / base.fps
+
+    def setter(n: int, f: list[vs.VideoFrame] | vs.VideoFrame) -> vs.VideoFrame:
+        f = f if isinstance(f, list) else [f]
+        fout = f[0].copy()
+        props = fout.props
         if dur is not None:
             props["_DurationNum"], props["_DurationDen"] = dur.numerator, dur.denominator
             if "_AbsoluteTime" in props:
                 props["_AbsoluteTime"] = float(n * dur)
-        else:
-            dn, dd = props.get("_DurationNum"), props.get("_DurationDen")
-            if dn and dd and isinstance(mapping, MultiVFRMapping):
-                d = Fraction(dn, dd) / mapping.multi
-                props["_DurationNum"], props["_DurationDen"] = d.numerator, d.denominator
-                if "_AbsoluteTime" in props:
-                    props["_AbsoluteTime"] = float(props["_AbsoluteTime"]) + float(d) * (n % mapping.multi)
+            return fout
+        d_i = duration_of(f[1].props) or fallback
+        if d_i is None:
+            return fout  # a fps 0/1 clip's last frame without a duration: nothing to split
+        offset, d = follow_span(base, n, d_i, duration_of(f[2].props) or fallback or d_i)
+        props["_DurationNum"], props["_DurationDen"] = d.numerator, d.denominator
+        if "_AbsoluteTime" in f[1].props:
+            props["_AbsoluteTime"] = float(f[1].props["_AbsoluteTime"]) + float(offset)
         return fout
 
     return setter

@@ -8,11 +8,11 @@ from fractions import Fraction
 import vapoursynth as vs
 
 from . import formats
-from .frames import Interpolator, prop_setter
-from .pairs import pair_clips, uncached
+from .frames import Interpolator, prop_setter, timing_setter
+from .pairs import pair_clips, remap, uncached
 from .plan import Plan
 from .scenecut import scene_luma
-from .timing import Mapping
+from .timing import CFRMapping, Mapping
 
 __all__ = ["build"]
 
@@ -27,8 +27,22 @@ def build(plan: Plan) -> vs.VideoNode:
         alpha = clip.std.PropToClip("_Alpha")
         gray = formats.color_setup(alpha, dict(alpha.get_frame(0).props), None, None)
         out = _graph(plan, color, formats.color_setup(color, props0, plan.matrix_in, plan.range_in))
-        return out.std.ClipToProp(_graph(plan, alpha, gray, color), "_Alpha")
-    return _graph(plan, clip, formats.color_setup(clip, props0, plan.matrix_in, plan.range_in))
+        return _timed(plan, out.std.ClipToProp(_graph(plan, alpha, gray, color), "_Alpha"))
+    return _timed(plan, _graph(plan, clip, formats.color_setup(clip, props0, plan.matrix_in, plan.range_in)))
+
+
+def _timed(plan: Plan, out: vs.VideoNode) -> vs.VideoNode:
+    """``out`` with each frame's duration (and _AbsoluteTime): 1/fps, or split from the source frames'."""
+    mapping, clip = plan.mapping, plan.clip
+    base = getattr(mapping, "base", mapping)
+    fps = Fraction(clip.fps.numerator, clip.fps.denominator) if clip.fps.numerator > 0 else None
+    setter = timing_setter(mapping, None if fps is None else 1 / fps)
+    if not (isinstance(base, CFRMapping) and base.follow):
+        return uncached(out.std.ModifyFrame(clips=[out], selector=setter))[0]
+    last = mapping.num_src - 1
+    cur = remap(clip, mapping.num_out, lambda n: min(base.position(n)[0], last))
+    nxt = remap(clip, mapping.num_out, lambda n: min(base.position(n)[0] + 1, last))
+    return uncached(out.std.ModifyFrame(clips=[out, *uncached(cur, nxt)], selector=setter))[0]
 
 
 def _interp_nodes(plan: Plan, clip: vs.VideoNode, cs: formats.ColorSetup, src_a: vs.VideoNode) -> list[vs.VideoNode]:

@@ -20,7 +20,8 @@ from . import formats
 from .frames import Interpolator
 from .options import err, opt_bool, opt_float, opt_int, opt_str
 from .scenecut import SC_THRESHOLD
-from .timing import Mapping, make_mapping, parse_rate
+from .timeline import Timeline
+from .timing import Mapping, make_mapping, parse_rate, resolve_timeline
 
 __all__ = ["Plan", "make_plan"]
 
@@ -40,6 +41,8 @@ class Plan:
     matrix_in: int | None
     range_in: int | None
     props0: dict[str, Any]
+    timeline_mode: str = "cfr"  # "cfr": constant-rate at the clip's fps; "vfr": the real timeline is followed
+    timeline: Timeline | None = None  # the start times, when the mapping needed them (a target fps)
     interpolators: list[Interpolator] = field(default_factory=list)  # filled by build(): stats
 
     @property
@@ -78,7 +81,8 @@ def make_plan(clip: object, multi: object = None, factor_num: object = None, fac
               fps_num: object = None, fps_den: object = None, model: object = None, model_path: object = None,
               scale: object = None, ensemble: object = None, device: object = None, fp16: object = None,
               sc: object = None, sc_threshold: object = None, dedup: object = None, dedup_threshold: object = None,
-              matrix_in: object = None, range_in: object = None) -> Plan:
+              matrix_in: object = None, range_in: object = None, timeline: object = None,
+              timecodes: object = None) -> Plan:
     """Check every argument of ``RIFE`` and decide what it will do (raises InputError)."""
     node = formats.check_clip(clip)
     dedup_on = opt_bool("dedup", dedup, False)
@@ -96,12 +100,14 @@ def make_plan(clip: object, multi: object = None, factor_num: object = None, fac
     ens = None if ensemble is None else opt_bool("ensemble", ensemble, False)
     use_sc, thr = _scene_args(sc, sc_threshold)
     m_in, r_in = opt_int("matrix_in", matrix_in), opt_int("range_in", range_in)
+    props0 = dict(node.get_frame(0).props)
+    mode, tl = resolve_timeline(node, kind, timeline, timecodes, props0)
     engine = _engine(weights, path, device, fp16, scale_f, ens)
     if dedup_on:
         from .dedup import dedup_mapping
 
         mapping: Mapping = dedup_mapping(node, kind, value, opt_float("dedup_threshold", dedup_threshold),
-                                         cut_threshold=thr if use_sc else None)
+                                         cut_threshold=thr if use_sc else None, mode=mode, timeline=tl)
     else:
-        mapping = make_mapping(node, kind, value)
-    return Plan(node, kind, value, mapping, engine, use_sc, thr, dedup_on, m_in, r_in, dict(node.get_frame(0).props))
+        mapping = make_mapping(node, kind, value, mode, tl)
+    return Plan(node, kind, value, mapping, engine, use_sc, thr, dedup_on, m_in, r_in, props0, mode, tl)

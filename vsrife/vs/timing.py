@@ -7,11 +7,14 @@ covers the same duration as the input, so audio stays in sync:
 * ``multi = M``: ``N = M * num_frames`` frames, ``s(n) = n / M``.
 * ``factor = p/q`` (or a target frame rate, ``factor = fps_out / fps_in``):
   ``N = ceil(num_frames * p / q)``, ``s(n) = n * q / p``.
-* Variable frame rate with ``multi``: every source interval is split into ``M`` equal parts.
-* Variable frame rate with a target fps: ``s(n)`` follows the per-frame durations.
+* Variable frame rate with ``multi`` or a factor: the same ``s(n)``; each real source interval is
+  split into the same parts, so the output frames' durations follow the source frames' durations.
+* Variable frame rate with a target fps: source frame ``k`` is shown at output frame
+  ``round(start_k * fps)`` and the frames in between are interpolated (:class:`TimelineMapping`).
 
-:func:`parse_rate` checks the filter's rate arguments and :func:`make_mapping` builds the mapping
-for a clip: the one place where the output timing is decided.
+:func:`parse_rate` checks the filter's rate arguments, :func:`resolve_timeline` decides whether the
+clip's real timeline is followed (``timeline=``, ``timecodes=``) and :func:`make_mapping` builds the
+mapping for a clip: the one place where the output timing is decided.
 
 The source frame at ``t = 0`` is passed through bit-exact; frames after the last source
 frame (``i = num_frames - 1``, ``t > 0``) repeat it, since there is nothing to interpolate to.
@@ -20,14 +23,17 @@ frame (``i = num_frames - 1``, ``t > 0``) repeat it, since there is nothing to i
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import vapoursynth as vs
 
-from .options import err, opt_int
+from .options import err, opt_int, opt_str
+from .timeline import Timeline, from_props, read_timecodes, sample_durations, tolerance
 
-__all__ = ["CFRMapping", "Mapping", "MultiVFRMapping", "TimelineMapping", "make_mapping", "parse_rate", "timeline"]
+__all__ = ["MODES", "CFRMapping", "Mapping", "TimelineMapping", "make_mapping", "output_times", "parse_rate",
+           "resolve_timeline"]
 
 
 class Mapping:
@@ -55,16 +61,23 @@ class Mapping:
 
 @dataclass
 class CFRMapping(Mapping):
-    """Constant rate: ``s(n) = n * q / p`` for a reduced factor ``p / q``."""
+    """A regular step: ``s(n) = n * q / p`` for a reduced factor ``p / q`` (source-frame units).
+
+    ``follow``: the output frames' durations split the source frames' own durations (each real
+    interval is cut into the same parts), so a variable-rate clip keeps its timeline; otherwise every
+    output frame lasts ``1 / fps``.  ``src_fps`` 0 (a fps 0/1 clip) gives a variable-rate output.
+    """
 
     num_src: int
     factor: Fraction
     src_fps: Fraction
+    follow: bool = False
 
     def __post_init__(self) -> None:
         p, q = self.factor.numerator, self.factor.denominator
         self.num_out = -(-self.num_src * p // q)
         self.fps = self.src_fps * self.factor
+        self.follow = self.follow or self.src_fps == 0
 
     def position(self, n: int) -> tuple[int, Fraction]:
         s = Fraction(n * self.factor.denominator, self.factor.numerator)
@@ -74,41 +87,45 @@ class CFRMapping(Mapping):
 
 @dataclass
 class TimelineMapping(Mapping):
-    """Variable rate: frame start times ``starts`` (seconds) and a constant output rate ``fps``."""
+    """A real timeline to a constant output rate ``fps``: source frame k is shown at output frame
+    ``g_k = round((start_k - start_0) * fps)`` (its nearest grid point, so it is passed through), and the
+    frames between ``g_k`` and ``g_(k+1)`` are interpolated evenly.  Every frame is within half an output
+    frame of its real time; a source frame whose grid point a later one takes is dropped."""
 
     starts: list[Fraction]  # len num_src + 1; last entry is the end of the clip
     fps: Fraction
 
     def __post_init__(self) -> None:
         self.num_src = len(self.starts) - 1
-        total = self.starts[-1] - self.starts[0]
-        self.num_out = max(1, -(-(total * self.fps).numerator // (total * self.fps).denominator))
+        s0 = self.starts[0]
+        self.grid = [math.floor((s - s0) * self.fps + Fraction(1, 2)) for s in self.starts]
+        total = (self.starts[-1] - s0) * self.fps
+        self.num_out = max(1, -(-total.numerator // total.denominator))
 
     def time(self, n: int) -> Fraction:
         return self.starts[0] + Fraction(n) / self.fps
 
     def position(self, n: int) -> tuple[int, Fraction]:
-        tm = self.time(n)
-        i = min(bisect.bisect_right(self.starts, tm) - 1, self.num_src - 1)
-        i = max(i, 0)
-        d = self.starts[i + 1] - self.starts[i]
-        t = (tm - self.starts[i]) / d if d > 0 else Fraction(0)
-        return i, min(t, Fraction(0) if i == self.num_src - 1 and t >= 1 else t)
+        g = self.grid
+        i = max(0, min(bisect.bisect_right(g, n) - 1, self.num_src - 1))
+        span = g[i + 1] - g[i]
+        t = Fraction(n - g[i], span) if span > 0 else Fraction(0)
+        if i == self.num_src - 1 and t >= 1:
+            t = Fraction(0)
+        return i, t
 
 
-@dataclass
-class MultiVFRMapping(Mapping):
-    """Variable rate with ``multi``: each source interval split into ``multi`` equal parts."""
+def output_times(mapping: Mapping, timeline: Timeline, start: int = 0, stop: int | None = None) -> list[Fraction]:
+    """The real time (seconds, on ``timeline``) of output frames ``start`` to ``stop`` of ``mapping``.
 
-    num_src: int
-    multi: int
-
-    def __post_init__(self) -> None:
-        self.num_out = self.num_src * self.multi
-        self.fps = Fraction(0)
-
-    def position(self, n: int) -> tuple[int, Fraction]:
-        return n // self.multi, Fraction(n % self.multi, self.multi)
+    A :class:`TimelineMapping` is constant-rate (``start_0 + n / fps``); the regular mappings place frame
+    ``n`` at its source position ``i + t`` on the timeline.  A dedup mapping times frames like its base.
+    """
+    base = getattr(mapping, "base", mapping)
+    stop = base.num_out if stop is None else stop
+    if isinstance(base, TimelineMapping):
+        return [base.time(n) for n in range(start, stop)]
+    return [timeline.at(*base.position(n)) for n in range(start, stop)]
 
 
 def _ratio(kind: str, num: int | None, den: int | None) -> Fraction:
@@ -153,27 +170,60 @@ def parse_rate(clip: vs.VideoNode, multi: object, factor_num: object, factor_den
     return "multi", Fraction(m)
 
 
-def timeline(clip: vs.VideoNode) -> list[Fraction]:
-    """Start times of every frame of a variable-frame-rate clip, from _DurationNum/_DurationDen."""
-    starts = [Fraction(0)]
-    for k in range(clip.num_frames):
-        p = clip.get_frame(k).props
-        dn, dd = p.get("_DurationNum"), p.get("_DurationDen")
-        if not dn or not dd or dn <= 0 or dd <= 0:
-            raise err(f"frame {k} of a variable-frame-rate clip (fps 0/1) has no valid _DurationNum/_DurationDen; "
-                       "set the durations or use std.AssumeFPS")
-        starts.append(starts[-1] + Fraction(dn, dd))
-    return starts
+MODES = ("auto", "cfr", "vfr")
 
 
-def make_mapping(clip: vs.VideoNode, kind: str, value: Fraction) -> Mapping:
+def _looks_constant(clip: vs.VideoNode, props0: object) -> bool:
+    """The cheap probe: frame 0 and a few frames spread over the clip last 1/fps (or carry no durations)."""
+    fps = Fraction(clip.fps.numerator, clip.fps.denominator)
+    tol = tolerance(fps)
+    return all(d is None or abs(d - 1 / fps) <= tol for d in sample_durations(clip, props0))
+
+
+def resolve_timeline(clip: vs.VideoNode, kind: str, mode: object, timecodes: object,
+                     props0: object) -> tuple[str, Timeline | None]:
+    """Decide how ``clip``'s time is read: ("cfr" | "vfr", the timeline when the mapping needs it).
+
+    * ``cfr``: the clip is constant-rate at its fps; durations props are ignored.
+    * ``vfr``: output frames follow the real timeline.  ``multi``/``factor`` only need each frame's
+      duration, read from its props as it is rendered (``None`` timeline); a target ``fps`` needs every
+      start time before the first frame: from ``timecodes`` or from the props (one decoding pass).
+    * ``auto`` (default): fps 0/1 clips are ``vfr``; so are ``multi``/``factor`` (a constant-rate clip's
+      durations are all 1/fps, so nothing changes).  With a target ``fps`` the timecodes, if given, decide;
+      else a probe of up to 9 frames' durations, and only when one differs from 1/fps all of them are read.
+    """
+    m = opt_str("timeline", mode) or "auto"
+    if m not in MODES:
+        raise err(f"timeline must be one of {', '.join(repr(x) for x in MODES)}, got {m!r}")
+    path = opt_str("timecodes", timecodes)
+    cfr_clip = clip.fps.numerator > 0
+    if m == "cfr":
+        if not cfr_clip:
+            raise err("timeline='cfr' needs a clip with a frame rate; this clip is fps 0/1 (use std.AssumeFPS)")
+        if path is not None:
+            raise err("timecodes needs timeline='auto' or 'vfr', not 'cfr'")
+        return "cfr", None
+    tl = read_timecodes(path, clip) if path is not None else None
+    if kind != "fps" or not cfr_clip:
+        if kind == "fps" and tl is None:
+            tl = from_props(clip)
+        return "vfr", tl
+    fps = Fraction(clip.fps.numerator, clip.fps.denominator)
+    if tl is None and (m == "vfr" or not _looks_constant(clip, props0)):
+        tl = from_props(clip)
+    if tl is None or (m == "auto" and tl.is_constant(fps)):
+        return "cfr", None
+    return "vfr", tl
+
+
+def make_mapping(clip: vs.VideoNode, kind: str, value: Fraction, mode: str = "cfr",
+                 timeline: Timeline | None = None) -> Mapping:
+    """The mapping for ``clip``; ``mode``/``timeline`` from :func:`resolve_timeline`."""
     n = clip.num_frames
-    if clip.fps.numerator > 0:
-        src = Fraction(clip.fps.numerator, clip.fps.denominator)
-        factor = value / src if kind == "fps" else value
-        return CFRMapping(n, factor, src)
-    if kind == "multi":
-        return MultiVFRMapping(n, int(value))
-    if kind == "factor":
-        raise err("factor_num/factor_den needs a constant frame rate; for fps 0/1 clips use multi or fps_num/fps_den")
-    return TimelineMapping(timeline(clip), value)
+    src = Fraction(clip.fps.numerator, clip.fps.denominator) if clip.fps.numerator > 0 else Fraction(0)
+    if kind == "fps" and (mode == "vfr" or src == 0):
+        if timeline is None:
+            raise err("a target fps on a variable-frame-rate clip needs its timeline")
+        return TimelineMapping(list(timeline.starts), value)
+    factor = value / src if kind == "fps" else value
+    return CFRMapping(n, factor, src, follow=mode == "vfr")

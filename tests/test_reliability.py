@@ -191,8 +191,12 @@ assert out.format.id == vs.RGBH and np.isfinite(np.stack(planes(out.get_frame(1)
 src = core.std.BlankClip(length=3, fpsnum=0, fpsden=1).std.RemoveFrameProps(['_DurationNum', '_DurationDen'])
 RIFE(src, fps_num=60)
 """, r"frame 0 of a variable-frame-rate clip \(fps 0/1\) has no valid _DurationNum/_DurationDen"),
-    "fps 0/1 factor": ("args", "RIFE(core.std.BlankClip(length=3, fpsnum=0, fpsden=1), factor_num=2)",
-                       r"factor_num/factor_den needs a constant frame rate"),
+    "fps 0/1 factor": ("out", """
+src = core.std.BlankClip(length=3, fpsnum=0, fpsden=1).std.SetFrameProps(_DurationNum=1, _DurationDen=24)
+out = RIFE(src, factor_num=3, factor_den=2)  # each real interval split like the index
+f = out.get_frame(1)
+assert out.num_frames == 5 and out.fps == 0 and (f.props['_DurationNum'], f.props['_DurationDen']) == (1, 36)
+""", OK),
     "fps 0/1 no durations, multi": ("out", """
 src = moving(fps=(0, 1)).std.RemoveFrameProps(['_DurationNum', '_DurationDen'])
 out = RIFE(src, multi=2)

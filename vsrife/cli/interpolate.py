@@ -1,4 +1,7 @@
-"""``vsrife interpolate INPUT OUTPUT``: read a video, run RIFE, encode with ffmpeg, keep the audio."""
+"""``vsrife interpolate INPUT OUTPUT``: read a video, run RIFE, encode with ffmpeg, keep the audio.
+
+The encoding, timestamps and muxing are :mod:`vsrife.media`; this module is the command line around it
+(options, progress, Ctrl-C, partial files)."""
 
 from __future__ import annotations
 
@@ -45,6 +48,10 @@ EXAMPLES = """examples:
   vsrife interpolate clip.mkv slow.mkv --multi 8 --playback-fps 24000/1001   # 8x slow motion
   vsrife interpolate 4k.mkv out.mkv --scale 0.5 -c libx265 --crf 20 --preset slow
   vsrife interpolate in.mkv out.mkv --preview sheet.png   # also writes a contact sheet of frames 0 -> 1
+  vsrife interpolate phone.mp4 out.mp4 --multi 2          # VFR source: each real interval split (needs mkvmerge)
+
+A variable-frame-rate source keeps its real timeline (--timeline): with --fps each source frame is shown at
+its real time on the constant-rate grid; with --multi/--factor the output file carries the real timestamps.
 
 Ctrl-C stops cleanly: ffmpeg is stopped and the partial file is deleted (kept as NAME.partial.EXT with
 --keep-partial).  While encoding, the output is written to NAME.partial.EXT and renamed when complete."""

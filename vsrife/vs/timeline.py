@@ -119,7 +119,8 @@ def from_props(clip: vs.VideoNode) -> Timeline:
         d = duration_of(f.props)
         if d is None:
             if k < last:
-                raise err(f"frame {k} of a variable-frame-rate clip has no valid _DurationNum/_DurationDen; "
+                kind = "" if clip.fps.numerator > 0 else " (fps 0/1)"
+                raise err(f"frame {k} of a variable-frame-rate clip{kind} has no valid _DurationNum/_DurationDen; "
                            "set the durations, give timecodes=, or use std.AssumeFPS")
             d = end_duration(clip, prev=prev) if clip.fps.numerator > 0 or prev is None else prev
         starts.append(starts[-1] + d)

@@ -113,7 +113,7 @@ def timeline_kwargs(args: argparse.Namespace, src: TimedSource, kw: dict, tmp: P
     so the exact timeline is written to the timecodes file ``tmp`` (read when the filter is planned)."""
     mode = getattr(args, "timeline", "auto")
     vfr = src.timeline is not None and (mode == "vfr" or (mode == "auto" and src.vfr))
-    if not vfr:
+    if not vfr or src.timeline is None:
         kw["timeline"] = "cfr"
         return "cfr"
     if "fps_num" in kw:

@@ -262,6 +262,7 @@ def _render(args: argparse.Namespace, src: TimedSource, clip: vs.VideoNode, vfr_
         return n
     video = partial_path(out, "video")
     n = encode(clip, args, lambda props: encode_command(opts, video, props), (tmp, video))
+    assert src.timeline is not None  # a variable-rate output comes from a source with a timeline
     times = output_times(mapping, src.timeline)
     try:
         finish(opts, mkvmerge, video, times, tmp, source, offset)

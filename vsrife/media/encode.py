@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -86,7 +86,8 @@ class _Drain(threading.Thread):
 
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(daemon=True)
-        self.stream, self.lines = stream, []
+        self.stream = stream
+        self.lines: list[str] = []
 
     def run(self) -> None:
         for raw in self.stream:
@@ -101,23 +102,29 @@ class FFmpegPipe:
     """A running encoder fed on stdin, in its own process group (a terminal Ctrl-C reaches only us)."""
 
     def __init__(self, cmd: list[str]) -> None:
-        group = {"process_group": 0} if os.name == "posix" else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, **group)
+            if sys.platform == "win32":
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.PIPE, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+            else:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.PIPE, process_group=0)
         except OSError as e:
             raise MediaError(f"cannot start ffmpeg {cmd[0]!r}: {e.strerror or e}") from None
-        self.drain = _Drain(self.proc.stderr)
+        stdin, stderr = self.proc.stdin, self.proc.stderr
+        assert stdin is not None and stderr is not None
+        self.stdin: IO[bytes] = stdin
+        self.drain = _Drain(stderr)
         self.drain.start()
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | memoryview) -> int:
         """Raises BrokenPipeError when ffmpeg quit early (then :meth:`close` says why)."""
-        self.proc.stdin.write(data)
+        return self.stdin.write(data)
 
     def close(self) -> int:
         """End of input; waits for ffmpeg and returns its exit status."""
         with contextlib.suppress(BrokenPipeError):
-            self.proc.stdin.close()
+            self.stdin.close()
         rc = self.proc.wait()
         self.drain.join(timeout=5)
         return rc

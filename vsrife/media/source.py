@@ -58,7 +58,7 @@ def _quiet_vs_log() -> Iterator[None]:
         log.removeFilter(flt)
 
 
-def _timeline(res: object, clip: vs.VideoNode) -> Timeline | None:
+def _timeline(res: dict, clip: vs.VideoNode) -> Timeline | None:
     """The exact timeline from ``exporttimestamps`` (stream ticks and time base), the last frame's end
     from its duration prop, else the clip's 1/fps (bestsource: the average)."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO
+from typing import Protocol
 
 import numpy as np
 import vapoursynth as vs
@@ -52,7 +52,11 @@ def header(clip: vs.VideoNode, props: dict) -> bytes:
     return (" ".join(parts) + "\n").encode()
 
 
-def write_frame(out: IO[bytes], frame: vs.VideoFrame) -> None:
+class Writer(Protocol):
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+
+def write_frame(out: Writer, frame: vs.VideoFrame) -> None:
     """One ``FRAME`` record: the planes, row by row without padding, native (little-endian) samples."""
     out.write(b"FRAME\n")
     for p in range(frame.format.num_planes):

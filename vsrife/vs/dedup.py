@@ -111,6 +111,7 @@ class DedupMapping(Mapping):
         self.base, self.scan = base, scan
         self.num_src, self.num_out, self.fps = base.num_src, base.num_out, base.fps
         self.keys = scan.keys
+        starts: list[Fraction] | None = None
         if isinstance(base, TimelineMapping):
             starts = base.starts
         else:  # content is re-timed on the real timeline when the output follows it

@@ -136,6 +136,7 @@ def timing_setter(mapping: Mapping, fallback: Fraction | None) -> Callable[..., 
         d_i = duration_of(f[1].props) or fallback
         if d_i is None:
             return fout  # a fps 0/1 clip's last frame without a duration: nothing to split
+        assert isinstance(base, CFRMapping)
         offset, d = follow_span(base, n, d_i, duration_of(f[2].props) or fallback or d_i)
         props["_DurationNum"], props["_DurationDen"] = d.numerator, d.denominator
         if "_AbsoluteTime" in f[1].props:

@@ -16,7 +16,7 @@ from vsrife.engine import Engine
 from vsrife.nn import ARCHS, IFNet
 from vsrife.weights import ModelLoadError, build, detect_arch, load_file, load_model
 
-MODELS = list(ARCHS)
+MODELS = list(registry.MODELS)
 
 
 def shifted(d: int, t: float, h: int = 192, w: int = 256, seed: int = 1) -> tuple[torch.Tensor, ...]:
@@ -29,9 +29,9 @@ def shifted(d: int, t: float, h: int = 192, w: int = 256, seed: int = 1) -> tupl
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_loads_strictly_and_runs(all_models: list[str], name: str) -> None:
     d = registry.locate(name)
-    sd, meta = load_file(d if ARCHS[name].refine == "v31" else d / "flownet.pkl")
+    sd, meta = load_file(d if registry.MODELS[name].arch.refine == "v31" else d / "flownet.pkl")
     arch = detect_arch(sd, meta)
-    assert arch.name == name
+    assert arch == registry.MODELS[name].arch
     net = build(arch, sd, teacher=True)
     used = set(net.state_dict())
     training_only = {k for k in sd if k.startswith(arch.extra)} if arch.extra else set()
@@ -174,13 +174,14 @@ def test_user_weights_in_every_container(all_models: list[str], tmp_path: Path) 
     ref = Engine("4.0", device="cpu").interpolate(img0, img1, 0.5)
     for f in ("m.safetensors", "m.pth"):
         eng = Engine(model_path=tmp_path / f, device="cpu")
-        assert eng.arch.name == "4.0"
+        assert eng.arch.name == "4.0/4.1"
         assert torch.equal(eng.interpolate(img0, img1, 0.5), ref)
 
 
 def test_unknown_layout_lists_expected(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "x.pth")
-    with pytest.raises(ModelLoadError, match=r"Expected one of: 4\.25: 5 IFBlocks"):
+    with pytest.raises(ModelLoadError, match=r"unknown weights layout .*Known layouts: 4\.0/4\.1, 4\.2-4\.4, .*"
+                                             r"4\.25/4\.26, .*hd, 3\.1; closest layout"):
         load_model(model_path=tmp_path / "x.pth")
 
 

@@ -13,7 +13,12 @@ variable                     meaning                                            
 ``VSRIFE_MEMORY_LIMIT_MB``   memory a frame may use, instead of what the OS reports      none
 ``VSRIFE_FFMPEG``            the ffmpeg executable of ``vsrife interpolate``             ffmpeg
 ``VSRIFE_MKVMERGE``          mkvmerge, which writes variable-frame-rate timestamps      mkvmerge
+``VSRIFE_UPSTREAM_URL``      base URL of the upstream ``flownet_v<ver>.pkl`` assets      see below
 ===========================  ==========================================================  =========
+
+The upstream base URL defaults to HolyWu/vs-rife's release assets, :data:`UPSTREAM_URL`
+(``vsrife models fetch 4.18`` downloads ``<base>/flownet_v4.18.pkl``); a mirror or a local server
+may replace it (http or https).
 
 The cache is ``$VSRIFE_MODEL_DIR``, else ``$XDG_CACHE_HOME/vsrife``, else ``~/.cache/vsrife``.
 
@@ -36,9 +41,10 @@ from typing import Any
 
 from .errors import SettingsError
 
-__all__ = ["ENV_NAMES", "Settings", "from_env", "get", "override", "reset", "set_settings", "to_env"]
+__all__ = ["ENV_NAMES", "UPSTREAM_URL", "Settings", "from_env", "get", "override", "reset", "set_settings", "to_env"]
 
 MAX_STREAMS = 64
+UPSTREAM_URL = "https://github.com/HolyWu/vs-rife/releases/download/model"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Settings:
     memory_limit_mb: float | None = None
     ffmpeg: str = "ffmpeg"
     mkvmerge: str = "mkvmerge"
+    upstream_url: str = UPSTREAM_URL
 
     def __post_init__(self) -> None:
         s = self.streams
@@ -60,6 +67,9 @@ class Settings:
             raise SettingsError(f"streams must be an integer in 1..{MAX_STREAMS}, got {s!r}")
         if self.memory_limit_mb is not None and not self.memory_limit_mb > 0:
             raise SettingsError(f"memory_limit_mb must be positive, got {self.memory_limit_mb!r}")
+        if not self.upstream_url.startswith(("http://", "https://")):
+            raise SettingsError(f"upstream_url ($VSRIFE_UPSTREAM_URL) must be an http:// or https:// URL, "
+                                f"got {self.upstream_url!r}")
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -111,12 +121,14 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         memory_limit_mb=_memory(env),
         ffmpeg=env.get("VSRIFE_FFMPEG") or "ffmpeg",
         mkvmerge=env.get("VSRIFE_MKVMERGE") or "mkvmerge",
+        upstream_url=env.get("VSRIFE_UPSTREAM_URL") or UPSTREAM_URL,
     )
 
 
 ENV_NAMES = {"model_dir": "VSRIFE_MODEL_DIR", "streams": "VSRIFE_STREAMS", "fast": "VSRIFE_FAST",
              "fused": "VSRIFE_FUSED", "malloc": "VSRIFE_MALLOC", "memory_limit_mb": "VSRIFE_MEMORY_LIMIT_MB",
              "ffmpeg": "VSRIFE_FFMPEG", "mkvmerge": "VSRIFE_MKVMERGE"}
+             "ffmpeg": "VSRIFE_FFMPEG", "upstream_url": "VSRIFE_UPSTREAM_URL"}
 
 
 def to_env(**changes: Any) -> dict[str, str]:

@@ -235,10 +235,10 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
 def export_for(w: int, h: int, scale: float, outdir: Path, model: str = DEFAULT_MODEL,
                warp: str = "gridsample") -> tuple[Path, tuple[int, int]]:
     """ONNX export of ``model`` at the padded size of w x h (cached under ``outdir``)."""
-    from ..nn import ARCHS
+    from ..weights import resolve
     from .export import export_onnx
 
-    hp, wp = padded(h, w, ARCHS[model].pad_multiple(scale))
+    hp, wp = padded(h, w, resolve(model).arch.pad_multiple(scale))
     path = outdir / f"rife_{model}_{wp}x{hp}_s{scale:g}_{warp}.onnx"
     if not path.exists():
         export_onnx(path, hp, wp, model=model, scale=scale, warp=warp)

@@ -91,13 +91,14 @@ class Engine:
         self.arch: Arch = net.arch
         self.ensemble = self.arch.default_ensemble if ensemble is None else bool(ensemble)
         if self.ensemble and not self.arch.ensemble_supported:
-            raise InputError(f"ensemble=True is not supported by model {self.arch.name}; allowed with 4.25, 4.0 and hd")
+            raise InputError(f"ensemble=True is not supported by model {self.arch.name}; allowed with the 4.x models "
+                             "and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
         self.fast = fast_path(net, self.device, self.dtype, self.ensemble,
                               torch.bfloat16 if cpu_half else torch.float32)
         if cpu_half and self.fast is None:
-            raise InputError(f"fp16=True on the CPU needs the CPU fast path: model 4.25, or 4.0 with ensemble=False "
-                             f"(got {self.arch.name}, ensemble={self.ensemble}), and $VSRIFE_FAST not 0")
+            raise InputError(f"fp16=True on the CPU needs the CPU fast path: a 4.x model (got {self.arch.name}) "
+                             "and $VSRIFE_FAST not 0")
         self.streams = 1 if self.device.type != "cpu" else (streams or default_streams(self.device))
         self.threads = max(1, total_threads() // self.streams)  # torch threads per CPU call, fixed (determinism)
         # CPU: up to `streams` calls at once; CUDA: one call at a time per network (shared by its engines)

@@ -45,11 +45,11 @@ def shared_net(weights: Weights | None, model_path: str | Path | None, device: t
 
 def fast_path(net: IFNet, device: torch.device, dtype: torch.dtype, ensemble: bool,
                conv_dtype: torch.dtype = torch.float32) -> FastV4 | None:
-    """The CPU fast path (NHWC, folded gains) for fp32 4.x models (ensemble: 4.25 only); $VSRIFE_FAST=0: off.
+    """The CPU fast path (NHWC, folded gains) for fp32 4.x models, ensemble or not; $VSRIFE_FAST=0: off.
 
     ``conv_dtype`` bfloat16: the blocks' convolutions in bf16 (``fp16=True`` on the CPU).
     """
-    if device.type != "cpu" or dtype != torch.float32 or not supports(net) or (ensemble and not net.arch.encoder):
+    if device.type != "cpu" or dtype != torch.float32 or not supports(net):
         return None
     if not settings.get().fast:
         return None

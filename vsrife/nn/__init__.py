@@ -10,9 +10,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ARCHS": "arch", "SCALES": "arch", "Arch": "arch", "Body": "arch", "Family": "arch", "Head": "arch",
-    "Refine": "arch", "IFNet": "ifnet", "Output": "ifnet", "IFBlock": "layers", "ResConv": "layers",
-    "merge_reversed": "layers", "swap_flows": "layers", "resize": "warp",  # warp: import vsrife.nn.warp.warp
+    "ARCHS": "arch", "SCALES": "arch", "VERSIONS": "arch", "Arch": "arch", "Body": "arch", "Encoder": "arch",
+    "Family": "arch", "Head": "arch", "Refine": "arch", "arch_for": "arch", "IFNet": "ifnet", "Output": "ifnet",
+    "IFBlock": "layers", "ResConv": "layers", "merge_reversed": "layers", "swap_flows": "layers",
+    "resize": "warp",  # warp: import vsrife.nn.warp.warp
 }
 __all__ = sorted(_EXPORTS)
 

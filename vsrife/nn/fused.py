@@ -135,8 +135,11 @@ def _levels(outs: list[tuple]) -> tuple[ctypes.Array, list[Tensor]]:
 
 
 def usable(x0: Tensor, outs: list[tuple], s: float) -> bool:
-    """Whether the kernels handle this call: fp32 CPU, batch 1, NHWC sources, integer factors, s 1 or even."""
+    """Whether the kernels handle this call: fp32 CPU, batch 1, NHWC sources of at most 8 channels (RGB and up to
+    4 encoder features per frame), at most 10 features between blocks, integer factors, s 1 or even."""
     if _lib() is None or x0.device.type != "cpu" or x0.dtype != torch.float32 or x0.shape[0] != 1:
+        return False
+    if x0.shape[1] > 8 or (outs and channels(outs[-1]) > 16):
         return False
     if not x0.is_contiguous(memory_format=CL) or not float(s).is_integer() or (s != 1 and int(s) % 2):
         return False

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .arch import ARCHS, Arch, Family, Refine
-from .layers import Encoder, IFBlock, merge_block, merge_reversed, swap_flows
+from .layers import IFBlock, make_encoder, merge_block, merge_reversed, swap_flows
 from .refine import ContextNet, UNet
 from .warp import Warp, resize
 from .warp import warp as warp_gridsample
@@ -47,7 +47,7 @@ class IFNet(nn.Module):
         for i, (cin, c) in enumerate(zip(a.in_planes, a.channels, strict=True)):
             self.add_module(f"block{i}", IFBlock(a, cin, c))
         if a.encoder:
-            self.encode = Encoder()
+            self.encode = make_encoder(a)
         if a.refine is not Refine.NONE:
             c = 16 if a.refine is Refine.V4 else 32
             self.contextnet = ContextNet(c, stem=a.refine is Refine.V31)
@@ -65,7 +65,7 @@ class IFNet(nn.Module):
         return getattr(self, self.arch.teacher_name)
 
     def encode_frame(self, img: Tensor) -> Tensor | None:
-        """Per-frame features (4.25 only); cacheable across neighbouring pairs."""
+        """Per-frame encoder features (4.7+), None without an encoder; cacheable across neighbouring pairs."""
         return self.encode(img[:, :3]) if self.arch.encoder else None
 
     def forward(
@@ -105,9 +105,10 @@ class IFNet(nn.Module):
         if a.encoder:
             f0 = self.encode(img0) if f0 is None else f0.expand(img0.shape[0], -1, -1, -1)
             f1 = self.encode(img1) if f1 is None else f1.expand(img1.shape[0], -1, -1, -1)
-        out = self._run_v4(img0, img1, t, f0, f1, a.scale_list(scale), blockwise_ensemble=ensemble and not a.encoder)
-        if ensemble and a.encoder:
-            # 4.25 passes features between blocks, so the ensemble is over whole passes:
+        passwise = ensemble and a.passwise_ensemble
+        out = self._run_v4(img0, img1, t, f0, f1, a.scale_list(scale), blockwise_ensemble=ensemble and not passwise)
+        if passwise:
+            # 4.21+ pass features between blocks, so the ensemble is over whole passes:
             # run (img1, img0, 1 - t), swap its flows and negate its mask logits.
             rev = self._run_v4(img1, img0, 1 - t, f1, f0, a.scale_list(scale), blockwise_ensemble=False)
             assert out.mask_logit is not None and rev.mask_logit is not None
@@ -135,40 +136,51 @@ class IFNet(nn.Module):
         return Output(img, flow, m, [*out.flows[:-1], flow], [*out.masks[:-1], logit],
                       [*out.merged[:-1], img], (w0, w1), out.feat, logit)
 
+    def _block_v4(self, i: int, img0: Tensor, img1: Tensor, t: Tensor, f0: Tensor | None, f1: Tensor | None,
+                  state: tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None] | None, s: float,
+                  ensemble: bool) -> Tensor:
+        """Block ``i``'s output (flow update, mask logit, features) given the previous blocks' ``state``.
+
+        Block 0 reads img0, img1 (, f0, f1), t; later blocks the warped frames (, the warped encoder features),
+        t, the mask logit (, the previous block's features) and the flow.  ``ensemble`` averages with the block
+        run on the reversed pair (frames swapped, 1 - t, -mask, flows swapped), the 4.0-4.20 ensemble.
+        """
+        a, block = self.arch, self.blocks[i]
+        if state is None:
+            enc = [f0, f1] if a.encoder else []
+            out = block(torch.cat([img0, img1, *enc, t], 1), None, s)
+            if ensemble:
+                out = merge_block(out, block(torch.cat([img1, img0, *enc[::-1], 1 - t], 1), None, s))
+            return out
+        flow, mask, w0, w1, feat = state
+        wf = [self.warp(f0, flow[:, :2]), self.warp(f1, flow[:, 2:4])] if a.encoder else []
+        fe = [feat] if a.features and feat is not None else []
+        out = block(torch.cat([w0, w1, *wf, t, mask, *fe], 1), flow, s)
+        if ensemble:
+            rev = block(torch.cat([w1, w0, *wf[::-1], 1 - t, -mask], 1), swap_flows(flow), s)
+            out = merge_block(out, rev)
+        return out
+
     def _run_v4(self, img0, img1, t, f0, f1, scales, blockwise_ensemble: bool) -> Output:
         a = self.arch
-        flow: Tensor | None = None
-        mask: Tensor | None = None
-        feat: Tensor | None = None
-        w0, w1 = img0, img1
+        state = None
         flows, masks, merged = [], [], []
-        for i, block in enumerate(self.blocks):
-            if flow is None:
-                parts = [img0, img1] + ([f0, f1] if a.encoder else []) + [t]
-                out = block(torch.cat(parts, 1), None, scales[i])
-                if blockwise_ensemble:
-                    rparts = [img1, img0, 1 - t]
-                    out = merge_block(out, block(torch.cat(rparts, 1), None, scales[i]))
+        for i, s in enumerate(scales):
+            out = self._block_v4(i, img0, img1, t, f0, f1, state, s, blockwise_ensemble)
+            if state is None:
                 flow, mask = out[:, :4], out[:, 4:5]
-                feat = out[:, 5:] if a.encoder else None
             else:
-                assert mask is not None
-                if a.encoder:
-                    parts = [w0, w1, self.warp(f0, flow[:, :2]), self.warp(f1, flow[:, 2:4]), t, mask, feat]
-                else:
-                    parts = [w0, w1, t, mask]
-                out = block(torch.cat(parts, 1), flow, scales[i])
-                if blockwise_ensemble:
-                    out = merge_block(out, block(torch.cat([w1, w0, 1 - t, -mask], 1), swap_flows(flow), scales[i]))
-                flow = flow + out[:, :4]
-                mask = mask + out[:, 4:5] if a.mask_accumulate else out[:, 4:5]
-                feat = out[:, 5:] if a.encoder else None
+                flow = state[0] + out[:, :4]
+                mask = state[1] + out[:, 4:5] if a.mask_accumulate else out[:, 4:5]
+            feat = out[:, 5:5 + a.features] if a.features else None
             w0, w1 = self.warp(img0, flow[:, :2]), self.warp(img1, flow[:, 2:4])
+            state = (flow, mask, w0, w1, feat)
             flows.append(flow)
             masks.append(mask)
             m = torch.sigmoid(mask)
             merged.append(w0 * m + w1 * (1 - m))
-        assert flow is not None and mask is not None
+        assert state is not None
+        flow, mask, w0, w1, feat = state
         return Output(merged[-1], flow, torch.sigmoid(mask), flows, masks, merged, (w0, w1), feat, mask)
 
     def _forward_hd(self, img0: Tensor, img1: Tensor, scale: float, ensemble: bool) -> Output:

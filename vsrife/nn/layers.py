@@ -1,4 +1,4 @@
-"""The building blocks of IFNet: convolutions, residual bodies, IFBlock and the 4.25 feature encoder.
+"""The building blocks of IFNet: convolutions, residual bodies, IFBlock and the per-frame feature encoders.
 
 Module names follow the published checkpoints (``conv0``, ``convblock``, ``lastconv``, ``encode.cnn0``),
 so state dicts load without remapping.  What a block does with them is decided by the
@@ -10,10 +10,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .arch import Arch, Body, Head
+from .arch import Arch, Body, Encoder, Head
 from .warp import resize
 
-__all__ = ["Encoder", "IFBlock", "ResConv", "act", "conv", "deconv", "merge_reversed", "swap_flows"]
+__all__ = ["FeatureHead", "IFBlock", "ResConv", "act", "conv", "deconv", "make_encoder", "merge_reversed",
+           "swap_flows"]
 
 
 def act(prelu: bool, c: int) -> nn.Module:
@@ -51,9 +52,9 @@ def merge_block(out: Tensor, rev: Tensor) -> Tensor:
 class ResConv(nn.Module):
     """3x3 conv with a learnt per-channel gain and an identity skip (v4.5+)."""
 
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, groups: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, 1, 1)
+        self.conv = nn.Conv2d(c, c, 3, 1, 1, groups=groups)
         self.beta = nn.Parameter(torch.ones(1, c, 1, 1))
         self.relu = nn.LeakyReLU(0.2, True)
 
@@ -74,8 +75,8 @@ class IFBlock(nn.Module):
 
     def _add_body(self, arch: Arch, c: int) -> None:
         if arch.body is Body.BETA:
-            self.convblock = nn.Sequential(*[ResConv(c) for _ in range(arch.body_len)])
-        elif arch.body is Body.SEQ:
+            self.convblock = nn.Sequential(*[ResConv(c, arch.groups) for _ in range(arch.body_len)])
+        elif arch.body in (Body.SEQ, Body.PLAIN):
             self.convblock = nn.Sequential(*[conv(c, c, arch.prelu) for _ in range(arch.body_len)])
         else:
             for i in range(arch.body_len):
@@ -100,7 +101,7 @@ class IFBlock(nn.Module):
 
     def body(self, feat: Tensor) -> Tensor:
         a = self.arch
-        if a.body is Body.BETA:
+        if a.body in (Body.BETA, Body.PLAIN):
             return self.convblock(feat)
         if a.body is Body.SEQ:
             return self.convblock(feat) + feat
@@ -125,15 +126,15 @@ class IFBlock(nn.Module):
         return torch.cat((out[:, :4] * up, out[:, 4:]), 1)
 
 
-class Encoder(nn.Module):
-    """4.25 per-frame feature encoder: 3 -> 16 -> 16 -> 16 -> 4 channels, same resolution."""
+class FeatureHead(nn.Module):
+    """4.13+ per-frame feature encoder (``encode.cnn0..cnn3``): 3 -> w -> w -> w -> out channels, same resolution."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 16, out: int = 4) -> None:
         super().__init__()
-        self.cnn0 = nn.Conv2d(3, 16, 3, 2, 1)
-        self.cnn1 = nn.Conv2d(16, 16, 3, 1, 1)
-        self.cnn2 = nn.Conv2d(16, 16, 3, 1, 1)
-        self.cnn3 = nn.ConvTranspose2d(16, 4, 4, 2, 1)
+        self.cnn0 = nn.Conv2d(3, width, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(width, width, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(width, width, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(width, out, 4, 2, 1)
         self.relu = nn.LeakyReLU(0.2, True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -141,3 +142,20 @@ class Encoder(nn.Module):
         x = self.relu(self.cnn1(x))
         x = self.relu(self.cnn2(x))
         return self.cnn3(x)
+
+
+def make_encoder(arch: Arch) -> nn.Module:
+    """The layout's encoder, with the module names of its checkpoints (``encode.0/1``, ``encode.0/2/4/6``, ``cnn*``).
+
+    4.7-4.9 have no activation between their two layers; 4.10-4.12 are :class:`FeatureHead` as a Sequential.
+    """
+    w, out = arch.enc_width, arch.enc_out
+    if arch.encoder is Encoder.PAIR:
+        return nn.Sequential(nn.Conv2d(3, w, 3, 2, 1), nn.ConvTranspose2d(w, out, 4, 2, 1))
+    if arch.encoder is Encoder.SEQ:
+        relu = lambda: nn.LeakyReLU(0.2, True)  # noqa: E731
+        return nn.Sequential(nn.Conv2d(3, w, 3, 2, 1), relu(), nn.Conv2d(w, w, 3, 1, 1), relu(),
+                             nn.Conv2d(w, w, 3, 1, 1), relu(), nn.ConvTranspose2d(w, out, 4, 2, 1))
+    if arch.encoder is Encoder.HEAD:
+        return FeatureHead(w, out)
+    raise ValueError(f"the {arch.name} layout has no encoder")

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..nn import ARCHS, Arch, IFNet
-from ..weights import DEFAULT_MODEL, arch_metadata, detect_arch, load_file, load_model
+from ..nn import ARCHS, Arch, IFNet, arch_for
+from ..weights import DEFAULT, DEFAULT_MODEL, MODELS, arch_metadata, detect_arch, load_file, load_model
 from .data import Batch
 from .losses import Losses, compute_losses, psnr
 from .teacher import CalTime, teacher_forward
@@ -25,7 +25,7 @@ from .teacher import CalTime, teacher_forward
 __all__ = ["SMALL", "TrainConfig", "Trainer", "export_student", "init_net"]
 
 # A small 4.25-style IFNet (4 blocks) for training from scratch on a CPU.
-SMALL = replace(ARCHS["4.25"], name="4.25-small", channels=(64, 48, 32, 24), in_planes=(15, 28, 28, 28),
+SMALL = replace(DEFAULT.arch, name="4.25-small", versions=(), channels=(64, 48, 32, 24), in_planes=(15, 28, 28, 28),
                 scales=(8.0, 4.0, 2.0, 1.0), teacher_c=32)
 
 
@@ -66,13 +66,13 @@ def init_net(init: str | None, arch: str = DEFAULT_MODEL, teacher: bool = True) 
     Pretrained teacher (``teacher.*``/``block_tea.*``) and ``caltime.*`` tensors are loaded when present.
     """
     if init is None:
-        a = SMALL if arch == "small" else ARCHS.get(arch)
+        a = SMALL if arch == "small" else arch_for(arch)
         if a is None:
-            raise InputError(f"arch must be one of small, {', '.join(ARCHS)}; got {arch!r}")
+            raise InputError(f"arch must be small, a version or one of {', '.join(ARCHS)}; got {arch!r}")
         sd: dict[str, Tensor] = {}
-    elif init in ARCHS:
-        _, sd = load_model(init)
-        a = ARCHS[init]
+    elif init in MODELS:
+        net, sd = load_model(init)
+        a = net.arch
     else:
         sd, meta = load_file(init)
         a = detect_arch(sd, meta)

@@ -11,10 +11,11 @@ from typing import Any
 _EXPORTS = {
     "AssetError": "..errors", "ModelLoadError": "..errors",
     **dict.fromkeys(("asset_dir", "cache_dir", "fetch", "fetch_command", "locate", "sha256_file", "verify"), ".cache"),
-    **dict.fromkeys(("ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "Asset", "Weights",
-                     "resolve"), ".catalog"),
-    **dict.fromkeys(("arch_metadata", "build", "detect_arch"), ".detect"),
-    **dict.fromkeys(("load_file", "load_model"), ".loading"),
+    **dict.fromkeys(("ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "UPSTREAM",
+                     "UPSTREAM_VERSIONS", "Asset", "Weights", "resolve"), ".catalog"),
+    **dict.fromkeys(("arch_metadata", "build", "closest", "detect_arch", "differences"), ".detect"),
+    **dict.fromkeys(("load_file", "load_model", "model_file"), ".loading"),
+    **dict.fromkeys(("fetch_upstream", "locate_upstream", "upstream_url"), ".upstream"),
 }
 __all__ = sorted(_EXPORTS)
 

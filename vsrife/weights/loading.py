@@ -20,8 +20,9 @@ from ..nn.ifnet import IFNet
 from .cache import locate
 from .catalog import Weights, resolve
 from .detect import arch_metadata, build, detect_arch
+from .upstream import locate_upstream
 
-__all__ = ["ModelLoadError", "arch_metadata", "build", "detect_arch", "load_file", "load_model"]
+__all__ = ["ModelLoadError", "arch_metadata", "build", "detect_arch", "load_file", "load_model", "model_file"]
 
 REFINE_FILES = {"contextnet.pkl": "contextnet.", "unet.pkl": "unet."}
 
@@ -81,6 +82,7 @@ def load_file(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
 def load_model(model: str | Weights | None = None, model_path: str | Path | None = None,
                teacher: bool = False) -> tuple[IFNet, dict[str, Tensor]]:
     """Load a named cached model or a user's file; returns the net and the raw state dict."""
+    weights = None
     if model_path is not None:
         sd, meta = load_file(model_path)
     else:
@@ -88,10 +90,17 @@ def load_model(model: str | Weights | None = None, model_path: str | Path | None
             weights = resolve(model)
         except ValueError as e:
             raise ModelLoadError(str(e)) from None
-        d = locate(weights.name)
-        sd, meta = load_file(d if weights.is_dir else d / "flownet.pkl")
-        model = weights.name
+        sd, meta = load_file(model_file(weights))
     arch = detect_arch(sd, meta)
-    if model_path is None and model and arch.name != model:
-        raise ModelLoadError(f"cached weights for {model!r} look like {arch.name}; run python -m vsrife models verify")
+    if weights is not None and arch.name != weights.arch.name:
+        raise ModelLoadError(f"cached weights for {weights.name!r} look like {arch.name}, not {weights.arch.name}; "
+                             f"run python -m vsrife models verify {weights.name}")
     return build(arch, sd, teacher=teacher).eval(), sd
+
+
+def model_file(weights: Weights) -> Path:
+    """The cached file (or 3.1 directory) of a catalog or upstream model; an error naming the fetch command."""
+    if weights.upstream_only:
+        return locate_upstream(weights.name)
+    d = locate(weights.name)
+    return d if weights.is_dir else d / "flownet.pkl"

@@ -250,7 +250,7 @@ RIFE(CLIP, model_path=TMP + '/bad.safetensors')
     "model_path wrong architecture": ("files", """
 torch.save({'conv.weight': torch.zeros(8, 3, 3, 3), 'fc.bias': torch.zeros(4)}, TMP + '/other.pth')
 RIFE(CLIP, model_path=TMP + '/other.pth')
-""", r"unknown weights layout \(2 tensors, e.g. conv.weight, fc.bias\). Expected one of: 4.25"),
+""", r"unknown weights layout \(2 tensors, e.g. conv.weight, fc.bias\). Known layouts: 4.0/4.1, "),
     "model_path not a state dict": ("files", """
 torch.save([torch.zeros(3)], TMP + '/list.pth')
 RIFE(CLIP, model_path=TMP + '/list.pth')

@@ -41,7 +41,7 @@ from ..weights.catalog import Weights, resolve
 from .device import BYTES_PER_PIXEL, available_memory, default_streams, resolve_device, total_threads
 from .models import fast_path, shared_net
 
-__all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "interpolate"]
+__all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "interpolate", "precision"]
 
 BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 PAD_MODES = ("replicate", "reflect", "constant")
@@ -54,6 +54,23 @@ class Prepared:
     img: Tensor  # [1, 3, Hp, Wp]
     feat: Tensor | None
     src: Tensor | None = None  # CPU fast path: img and feat packed in NHWC memory (img and feat are views of it)
+
+
+def precision(device: torch.device, fp16: bool) -> tuple[torch.dtype, torch.dtype]:
+    """(dtype of the frames and the network, dtype of the CPU fast path's convolutions) for ``fp16``.
+
+    CUDA: float16 network and frames (warps and the output blend computed in float32 by ``nn.warp``).  CPU:
+    float32, with bfloat16 convolutions in the fast path for ``fp16=True`` on CPUs with native bf16.  Tests run
+    the CUDA branch on the CPU by replacing this function (torch runs float16 convolutions on the CPU, slowly).
+    """
+    if not fp16:
+        return torch.float32, torch.float32
+    if device.type != "cpu":
+        return torch.float16, torch.float32
+    if not bf16_supported():
+        raise InputError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
+                         "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
+    return torch.float32, torch.bfloat16
 
 
 class Engine:
@@ -80,11 +97,8 @@ class Engine:
                                     or not 1 <= streams <= MAX_STREAMS):
             raise InputError(f"streams must be an integer in 1..{MAX_STREAMS}, got {streams!r}")
         self.device = resolve_device(device)
-        cpu_half = bool(fp16) and self.device.type == "cpu"
-        if cpu_half and not bf16_supported():
-            raise InputError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
-                             "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
-        self.dtype = torch.float16 if fp16 and not cpu_half else torch.float32
+        self.dtype, conv_dtype = precision(self.device, bool(fp16))
+        cpu_half = conv_dtype == torch.bfloat16
         self.scale, self.pad_mode = float(scale), pad_mode
         net, net_lock = shared_net(weights, model_path, self.device, self.dtype)
         self.net: IFNet = net
@@ -94,8 +108,7 @@ class Engine:
             raise InputError(f"ensemble=True is not supported by model {self.arch.name}; allowed with the 4.x models "
                              "and hd")
         self.multiple = self.arch.pad_multiple(self.scale)
-        self.fast = fast_path(net, self.device, self.dtype, self.ensemble,
-                              torch.bfloat16 if cpu_half else torch.float32)
+        self.fast = fast_path(net, self.device, self.dtype, self.ensemble, conv_dtype)
         if cpu_half and self.fast is None:
             raise InputError(f"fp16=True on the CPU needs the CPU fast path: a 4.x model (got {self.arch.name}) "
                              "and $VSRIFE_FAST not 0")

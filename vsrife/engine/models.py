@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import weakref
 from pathlib import Path
@@ -14,7 +15,7 @@ from ..nn.ifnet import IFNet
 from ..weights.catalog import Weights
 from ..weights.loading import load_model
 
-__all__ = ["MAX_LOADED", "fast_path", "loaded", "shared_net"]
+__all__ = ["MAX_LOADED", "fast_path", "loaded", "release", "shared_net"]
 
 MAX_LOADED = 4  # networks kept loaded (least recently loaded dropped first)
 _MODELS: dict[tuple, tuple[IFNet, threading.RLock]] = {}  # one lock per loaded net: it runs one call at a time
@@ -25,6 +26,15 @@ _FAST: weakref.WeakKeyDictionary[IFNet, dict[torch.dtype, FastV4]] = weakref.Wea
 def loaded() -> int:
     """How many networks are loaded now."""
     return len(_MODELS)
+
+
+def release() -> None:
+    """Drop every loaded network (engines still in use keep theirs) and return cached CUDA memory to the driver."""
+    with _MODELS_LOCK:
+        _MODELS.clear()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def shared_net(weights: Weights | None, model_path: str | Path | None, device: torch.device,

@@ -65,7 +65,7 @@ class Weights:
 
 
 _PR = "https://github.com/hzwer/Practical-RIFE"
-PSNR_46: float | None = None  # measured (docs/quality.md)
+PSNR_46 = 37.86  # default ensemble; docs/quality.md, "Model 4.6"
 _ECCV = "https://github.com/hzwer/ECCV2022-RIFE"
 
 

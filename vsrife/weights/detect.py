@@ -152,15 +152,17 @@ def detect_arch(sd: dict[str, Tensor], meta: dict[str, str] | None = None) -> Ar
 
 
 def _no_match(shapes: Shapes) -> str:
+    """A near miss names the closest layout and what differs; anything else lists the known layouts."""
     arch, diff = closest(shapes)
     sample = ", ".join(sorted(shapes)[:4]) or "no keys"
-    head = f"unknown weights layout ({len(shapes)} tensors, e.g. {sample})"
-    shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
-    near = f"closest layout {arch.label}: {len(diff)} difference{'s' * (len(diff) != 1)}: {shown}"
-    if len(diff) <= max(3, len(layout(arch).core) // 4):
-        return f"{head}; {near}"
+    core = layout(arch).core
+    fitting = sum(1 for k, s in core.items() if shapes.get(k) == s)
+    if len(diff) <= 3 or fitting >= len(core) // 2:  # most of the layout is there
+        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+        return (f"weights ({len(shapes)} tensors) almost match the {arch.label} layout; {len(diff)} "
+                f"difference{'s' * (len(diff) != 1)}: {shown}")
     known = ", ".join(a.name for a in ARCHS.values())
-    return f"{head}. Known layouts: {known}; {near}"
+    return f"unknown weights layout ({len(shapes)} tensors, e.g. {sample}). Known layouts: {known}"
 
 
 def build(arch: Arch, sd: dict[str, Tensor], teacher: bool = False) -> IFNet:

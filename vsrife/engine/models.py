@@ -40,8 +40,11 @@ def release() -> None:
 def shared_net(weights: Weights | None, model_path: str | Path | None, device: torch.device,
                dtype: torch.dtype) -> tuple[IFNet, threading.RLock]:
     """The network for a catalog entry or a user's file on ``device``/``dtype``, loaded once, and its lock."""
-    name = weights.name if weights is not None else ""
-    key = (name if model_path is None else str(Path(model_path).expanduser().resolve()), device, dtype)
+    if model_path is None:  # the cache folder is part of the key: another $VSRIFE_MODEL_DIR holds other files
+        assert weights is not None
+        key: tuple = (weights.name, str(settings.get().model_dir), device, dtype)
+    else:
+        key = (str(Path(model_path).expanduser().resolve()), device, dtype)
     with _MODELS_LOCK:
         entry = _MODELS.get(key)
         if entry is None:

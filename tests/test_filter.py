@@ -245,7 +245,7 @@ def test_vspipe_core_rife_formats(all_models: list[str], tmp_path: Path, fmt: st
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"multi": 1}, "multi must be >= 2"),
     ({"multi": 2, "fps_num": 60}, "give only one of multi"),
-    ({"model": "5.0"}, "model '5.0' is unknown; allowed: 4.25, 4.0, hd, 3.1"),
+    ({"model": "5.0"}, "model '5.0' is unknown; allowed: 4.25, 4.0, 4.6, hd, 3.1, or a published version"),
     ({"scale": 3.0}, "scale must be one of 0.25, 0.5, 1.0, 2.0, 4.0"),
     ({"factor_num": 1, "factor_den": 2}, "factor_num/factor_den must be > 1"),
     ({"fps_num": 20, "fps_den": 1}, "must be higher than the clip's frame rate"),

@@ -446,12 +446,12 @@ def test_cli_data_folders_pretrained_init_no_distill(tmp_path: Path, bbb: np.nda
             "--warmup", "1", "--val-every", "2", "--val-crop", "64", "--out", str(out)]
     assert cli_main(args) == 0
     cap = capsys.readouterr()
-    assert "training 4.25:" in cap.out and "with distillation" not in cap.out
+    assert "training 4.25/4.26:" in cap.out and "with distillation" not in cap.out
     assert "validation PSNR" in cap.out
     progress = [ln for ln in cap.err.splitlines() if ln.startswith("step 2/2")]
     assert progress and " loss " in progress[0] and " psnr " in progress[0] and " dB " in progress[0], cap.err
     sd, meta = load_file(out)
-    assert detect_arch(sd, meta).name == "4.25"
+    assert detect_arch(sd, meta).name == "4.25/4.26"
     assert not any(k.startswith(("teacher.", "caltime.")) for k in sd)
     pre = init_net("4.25", teacher=False)[0].state_dict()
     assert any(not torch.equal(pre[k], sd[k]) for k in pre)

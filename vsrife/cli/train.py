@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, help="read at most this many --video frames (default: all)")
     p.add_argument("--span", type=int, default=2,
                    help="--video: windows of up to SPAN frames give arbitrary timesteps (default 2: triplets)")
-    p.add_argument("--init", help="model name (4.25, 4.0, hd) or weights path; random initialisation when absent")
+    p.add_argument("--init", help="model name (4.25, 4.0, hd: those with a teacher) or weights path; random "
+                   "initialisation when absent")
     p.add_argument("--arch", default=DEFAULT_MODEL, choices=("small", *TRAINABLE),
                    help=f"architecture for random init (default {DEFAULT_MODEL})")
     p.add_argument("--steps", type=int, required=True, help="total optimiser steps")

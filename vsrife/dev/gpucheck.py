@@ -69,7 +69,7 @@ def _sync(device: str) -> Callable[[], None]:
 def _bench_size(net, kw: dict, w: int, h: int, reps: int, device: str) -> str:
     import torch
 
-    from ..engine import Engine
+    from ..engine import Engine, Prepared
 
     sync = _sync(device)
     g = torch.Generator().manual_seed(1)
@@ -78,7 +78,11 @@ def _bench_size(net, kw: dict, w: int, h: int, reps: int, device: str) -> str:
     for label, fp16 in (("fp32", False), ("fp16", True)):
         eng = Engine(device=device, fp16=fp16, ensemble=False, **kw)
         pa, pb = eng.prepare(a), eng.prepare(b)
-        got[label] = _timed(lambda e=eng, x=pa, y=pb: e.interpolate(x, y, 0.5, size=(h, w)), sync, reps)
+
+        def run(e: Engine = eng, x: Prepared = pa, y: Prepared = pb) -> None:
+            e.interpolate(x, y, 0.5, size=(h, w))
+
+        got[label] = _timed(run, sync, reps)
     m = net.arch.pad_multiple(1.0)
     pad = (0, -w % m, 0, -h % m)
     x0 = torch.nn.functional.pad(a[None], pad, mode="replicate").to(device)

@@ -91,7 +91,7 @@ def _encoder(value: object) -> Encoder:
     """Encoder from a field value; ``True``/``False`` are the boolean of older metadata (True: 4.25's head)."""
     if isinstance(value, bool):
         return Encoder.HEAD if value else Encoder.NONE
-    return Encoder(value)
+    return Encoder(str(value))
 
 
 @dataclass(frozen=True)

@@ -146,14 +146,17 @@ class IFNet(nn.Module):
         run on the reversed pair (frames swapped, 1 - t, -mask, flows swapped), the 4.0-4.20 ensemble.
         """
         a, block = self.arch, self.blocks[i]
+        enc: list[Tensor] = []
+        if a.encoder:
+            assert f0 is not None and f1 is not None
+            enc = [f0, f1]
         if state is None:
-            enc = [f0, f1] if a.encoder else []
             out = block(torch.cat([img0, img1, *enc, t], 1), None, s)
             if ensemble:
                 out = merge_block(out, block(torch.cat([img1, img0, *enc[::-1], 1 - t], 1), None, s))
             return out
         flow, mask, w0, w1, feat = state
-        wf = [self.warp(f0, flow[:, :2]), self.warp(f1, flow[:, 2:4])] if a.encoder else []
+        wf = [self.warp(enc[0], flow[:, :2]), self.warp(enc[1], flow[:, 2:4])] if enc else []
         fe = [feat] if a.features and feat is not None else []
         out = block(torch.cat([w0, w1, *wf, t, mask, *fe], 1), flow, s)
         if ensemble:

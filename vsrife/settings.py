@@ -127,8 +127,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
 
 ENV_NAMES = {"model_dir": "VSRIFE_MODEL_DIR", "streams": "VSRIFE_STREAMS", "fast": "VSRIFE_FAST",
              "fused": "VSRIFE_FUSED", "malloc": "VSRIFE_MALLOC", "memory_limit_mb": "VSRIFE_MEMORY_LIMIT_MB",
-             "ffmpeg": "VSRIFE_FFMPEG", "mkvmerge": "VSRIFE_MKVMERGE"}
-             "ffmpeg": "VSRIFE_FFMPEG", "upstream_url": "VSRIFE_UPSTREAM_URL"}
+             "ffmpeg": "VSRIFE_FFMPEG", "mkvmerge": "VSRIFE_MKVMERGE", "upstream_url": "VSRIFE_UPSTREAM_URL"}
 
 
 def to_env(**changes: Any) -> dict[str, str]:

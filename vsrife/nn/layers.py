@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import InputError
 from .arch import Arch, Body, Encoder, Head
 from .warp import resize
 
@@ -158,4 +159,4 @@ def make_encoder(arch: Arch) -> nn.Module:
                              nn.Conv2d(w, w, 3, 1, 1), relu(), nn.ConvTranspose2d(w, out, 4, 2, 1))
     if arch.encoder is Encoder.HEAD:
         return FeatureHead(w, out)
-    raise ValueError(f"the {arch.name} layout has no encoder")
+    raise InputError(f"the {arch.name} layout has no encoder")

@@ -14,8 +14,8 @@ _EXPORTS = {
     **dict.fromkeys(("ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "UPSTREAM",
                      "UPSTREAM_VERSIONS", "Asset", "Weights", "resolve"), ".catalog"),
     **dict.fromkeys(("arch_metadata", "build", "closest", "detect_arch", "differences"), ".detect"),
-    **dict.fromkeys(("load_file", "load_model", "model_file"), ".loading"),
-    **dict.fromkeys(("fetch_upstream", "locate_upstream", "upstream_url"), ".upstream"),
+    **dict.fromkeys(("fetch_upstream", "load_file", "load_model", "model_file"), ".loading"),
+    **dict.fromkeys(("locate_upstream", "upstream_url"), ".upstream"),
 }
 __all__ = sorted(_EXPORTS)
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from ..errors import ModelLoadError
+from ..errors import AssetError, ModelLoadError
 from ..nn.ifnet import IFNet
 from .cache import locate
 from .catalog import Weights, resolve
 from .detect import arch_metadata, build, detect_arch
-from .upstream import locate_upstream
+from .upstream import download_version, locate_upstream
 
-__all__ = ["ModelLoadError", "arch_metadata", "build", "detect_arch", "load_file", "load_model", "model_file"]
+__all__ = ["ModelLoadError", "arch_metadata", "build", "detect_arch", "fetch_upstream", "load_file", "load_model",
+           "model_file"]
 
 REFINE_FILES = {"contextnet.pkl": "contextnet.", "unet.pkl": "unet."}
 
@@ -104,3 +106,28 @@ def model_file(weights: Weights) -> Path:
         return locate_upstream(weights.name)
     d = locate(weights.name)
     return d if weights.is_dir else d / "flownet.pkl"
+
+
+def _check_upstream(path: Path, version: str) -> str:
+    """The layout name of a downloaded release asset; an error if it is not a safe state dict of ``version``."""
+    from ..nn.arch import VERSIONS
+    from .catalog import upstream_file
+
+    try:
+        sd, meta = load_file(path)
+        arch = detect_arch(sd, meta)
+    except ModelLoadError as e:
+        raise AssetError(f"{upstream_file(version)} is not usable: {e}") from None
+    want = VERSIONS[version]
+    if arch.name != want.name:
+        raise AssetError(f"{upstream_file(version)} has the {arch.name} layout, version {version} has {want.name}")
+    return arch.name
+
+
+def fetch_upstream(version: str, root: Path | None = None, log: Callable[[str], None] = print,
+                   force: bool = False, sha256: str | None = None) -> Path:
+    """``vsrife models fetch VERSION`` for a published version outside the catalog (:mod:`.upstream`).
+
+    The file is kept only if it loads with ``weights_only=True`` and has the layout of ``version``.
+    """
+    return download_version(version, _check_upstream, root, log, force, sha256)

@@ -2,7 +2,8 @@
 
 ``vsrife models fetch 4.18`` downloads ``<base>/flownet_v4.18.pkl`` (base: ``Settings.upstream_url``,
 ``$VSRIFE_UPSTREAM_URL``, default HolyWu/vs-rife's GitHub release assets) into ``<cache>/upstream/``.
-No digests of those files are published, so the first download is trusted: its sha256 is written
+(:func:`vsrife.weights.loading.fetch_upstream` is the entry point.)  No digests of those files are
+published, so the first download is trusted: its sha256 is written
 next to the file (``flownet_v4.18.pkl.sha256``) and every later load and download is checked
 against it.  A file is kept only if it loads with ``torch.load(weights_only=True)`` and has the
 layout of the version asked for.  Errors are one line each (:class:`~vsrife.errors.AssetError`).
@@ -20,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import settings
-from ..errors import AssetError, ModelLoadError
+from ..errors import AssetError
 from .cache import cache_dir, sha256_file
 from .catalog import UPSTREAM_VERSIONS, upstream_file
 
-__all__ = ["TIMEOUT_S", "download", "fetch_upstream", "locate_upstream", "recorded_sha256", "upstream_dir",
+__all__ = ["TIMEOUT_S", "download", "download_version", "locate_upstream", "recorded_sha256", "upstream_dir",
            "upstream_url"]
 
 TIMEOUT_S = 30.0  # connect and per-read timeout
@@ -90,28 +91,13 @@ def download(url: str, dest: Path, log: Callable[[str], None] = print) -> str:
     return h.hexdigest()
 
 
-def _validate(path: Path, version: str) -> str:
-    """The layout name of the downloaded file; an error if it is not a safe state dict of ``version``'s layout."""
-    from ..nn.arch import VERSIONS
-    from .detect import detect_arch
-    from .loading import load_file
-
-    try:
-        sd, meta = load_file(path)
-        arch = detect_arch(sd, meta)
-    except ModelLoadError as e:
-        raise AssetError(f"{upstream_file(version)} is not usable: {e}") from None
-    want = VERSIONS[version]
-    if arch.name != want.name:
-        raise AssetError(f"{upstream_file(version)} has the {arch.name} layout, version {version} has {want.name}")
-    return arch.name
-
-
-def fetch_upstream(version: str, root: Path | None = None, log: Callable[[str], None] = print,
-                   force: bool = False, sha256: str | None = None) -> Path:
+def download_version(version: str, check: Callable[[Path, str], str], root: Path | None = None,
+                     log: Callable[[str], None] = print, force: bool = False, sha256: str | None = None) -> Path:
     """Download ``version``'s release asset (unless cached and verified), check and record its sha256.
 
-    ``sha256``: the digest it must have (else the one recorded at the first download, if any).
+    ``check(path, version)`` returns the layout name of the downloaded file or raises (the safe loading of
+    :func:`vsrife.weights.loading.fetch_upstream`).  ``sha256``: the digest it must have (else the one recorded
+    at the first download, if any).
     """
     _check_version(version)
     d = upstream_dir(root)
@@ -132,7 +118,7 @@ def fetch_upstream(version: str, root: Path | None = None, log: Callable[[str], 
             source = "given" if sha256 else f"recorded at the first download ({_sidecar(path).name})"
             raise AssetError(f"{upstream_url(version)} has sha256 {digest}, expected {want} ({source}); "
                              "the file was not kept")
-        name = _validate(tmp, version)
+        name = check(tmp, version)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -32,3 +32,31 @@ def all_models() -> list[str]:
     for name in registry.MODELS:
         _model(name)
     return list(registry.MODELS)
+
+
+@pytest.fixture(scope="session")
+def jobs_src(tmp_path_factory, footage) -> Path:
+    """Chunked-render tests: 60 frames of bikes.mp4 at 96x64, 24000/1001 fps, a hard cut at frame 30, audio."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("jobs") / "src.mkv"
+    vf = "scale=96:64,trim=end_frame=60,setpts=N*1001/24000/TB"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(footage / "bikes.mp4"), "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-vf", vf, "-r", "24000/1001", "-map", "0:v", "-map",
+                    "1:a", "-t", "2.5", "-c:v", "ffv1", "-c:a", "flac", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def jobs_reference(jobs_src, tmp_path_factory) -> dict[str, Path]:
+    """Single-process renders (``--chunk-frames 0``, FFV1) of ``jobs_src`` with --multi 2 and --fps 60000/1001."""
+    from vsrife.cli import main
+
+    d = tmp_path_factory.mktemp("ref")
+    refs = {}
+    for name, rate in (("multi", ["--multi", "2"]), ("fps", ["--fps", "60000/1001"])):
+        refs[name] = d / f"{name}.mkv"
+        rc = main(["interpolate", str(jobs_src), str(refs[name]), *rate, "-c", "ffv1", "--threads", "1", "-q",
+                   "--chunk-frames", "0"])
+        assert rc == 0
+    return refs

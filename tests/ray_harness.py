@@ -18,6 +18,7 @@ name to its exit status, stderr tail, seconds and what was killed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -50,53 +51,86 @@ def _start_node(args: list[str], log: Path) -> subprocess.Popen:
                                 start_new_session=True)
 
 
-def _wait_nodes(address: str, count: int, timeout: float = 120) -> None:
-    """Wait until ``count`` nodes are alive (one driver that polls; it connects with the token)."""
-    code = ("import ray, sys, time; ray.init(address=%r, logging_level='ERROR', log_to_driver=False, "
-            "_node_ip_address='127.0.0.1'); end = time.time() + %f\n"
-            "while sum(1 for n in ray.nodes() if n['Alive']) < %d:\n"
-            "    time.sleep(0.3)\n    if time.time() > end: sys.exit(1)\n" % (address, timeout, count))
-    for _ in range(int(timeout)):  # the head may not accept connections yet
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 30)
-        if res.returncode == 0:
-            return
+_WAIT = """
+import sys, time
+import ray
+address, count, end = sys.argv[1], int(sys.argv[2]), time.time() + float(sys.argv[3])
+while True:
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
+        break
+    except Exception:
+        if time.time() > end:
+            raise
         time.sleep(1)
-    raise RuntimeError(f"the Ray cluster did not reach {count} nodes: {res.stderr.strip()[-300:]}")
+while sum(1 for n in ray.nodes() if n["Alive"]) < count:
+    if time.time() > end:
+        sys.exit(1)
+    time.sleep(0.3)
+"""
+
+
+def _wait_nodes(address: str, count: int, timeout: float = 90) -> bool:
+    """True once ``count`` nodes are alive (one driver that polls; it connects with the token)."""
+    try:
+        res = subprocess.run([sys.executable, "-c", _WAIT, address, str(count), str(timeout)],
+                             capture_output=True, text=True, timeout=timeout + 30)
+    except subprocess.TimeoutExpired:
+        return False
+    return res.returncode == 0
+
+
+def start_cluster(nodes: list[subprocess.Popen], port: int, args: argparse.Namespace, logs: Path) -> str:
+    """A head, then the worker nodes one at a time (all at once overload a small machine); ``nodes`` gets
+    every ``ray start`` process as it is started, so that the caller can stop them whatever happens."""
+    address = f"127.0.0.1:{port}"
+    nodes.append(_start_node(["--head", "--port", str(port), "--num-cpus", str(args.head_cpus),
+                              "--include-dashboard", "false"], logs / "head.log"))
+    if not _wait_nodes(address, 1):
+        raise RuntimeError("the Ray head did not come up")
+    for k in range(args.nodes):
+        for attempt in range(2):
+            nodes.append(_start_node(["--address", address, "--num-cpus", str(args.cpus)], logs / f"node{k}.log"))
+            if _wait_nodes(address, 2 + k):
+                break
+            stop([nodes.pop()], grace=1)
+            if attempt:
+                raise RuntimeError(f"Ray node {k} did not come up (see {logs})")
+    return address
 
 
 def _sessions_procs(sids: set[int]) -> list[int]:
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 if os.getsid(int(d)) in sids:
                     out.append(int(d))
-            except OSError:
-                pass
     return out
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def stop(nodes: list[subprocess.Popen], grace: float = 5.0) -> None:
     """SIGTERM each node's process group, SIGKILL what is left after ``grace`` seconds (by pid)."""
     sids = {p.pid for p in nodes}
     for p in nodes:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(p.pid, signal.SIGTERM)
-        except OSError:
-            pass
     end = time.monotonic() + grace
-    while time.monotonic() < end and _sessions_procs(sids):
+    while time.monotonic() < end and [p for p in _sessions_procs(sids) if not _zombie(p)]:
         time.sleep(0.2)
     for pid in _sessions_procs(sids):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     for p in nodes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _task_procs(sid: int | None = None) -> list[int]:
@@ -137,7 +171,12 @@ def run_steps(steps: list[dict], address: str, workers: list[subprocess.Popen]) 
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         killed = _inject(step["fault"], proc, workers, step.get("delay", 1.0)) if step.get("fault") else ""
-        out, err = proc.communicate(timeout=step.get("timeout", 300))
+        try:
+            out, err = proc.communicate(timeout=step.get("timeout", 300))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            err += "\nray_harness: step timed out"
         results[step["name"]] = {"rc": proc.returncode, "stdout": out[-4000:], "stderr": err[-4000:],
                                  "seconds": time.monotonic() - t0, "killed": killed}
     return results
@@ -160,23 +199,19 @@ def main() -> int:
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
     logs = Path(args.logs or Path(args.out).with_suffix(".logs"))
     logs.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    nodes = [_start_node(["--head", "--port", str(port), "--num-cpus", str(args.head_cpus),
-                          "--include-dashboard", "false"], logs / "head.log")]
+    nodes: list[subprocess.Popen] = []
     t0 = time.monotonic()
     result: dict = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timed-out test still stops the cluster
     try:
-        for k in range(args.nodes):
-            nodes.append(_start_node(["--address", address, "--num-cpus", str(args.cpus)], logs / f"node{k}.log"))
-        _wait_nodes(address, 1 + args.nodes)
+        address = start_cluster(nodes, _free_port(), args, logs)
         result["startup_seconds"] = time.monotonic() - t0
         result["steps"] = run_steps(json.loads(Path(args.scenario).read_text()), address, nodes[1:])
     finally:
         t1 = time.monotonic()
         stop(nodes)
         result["stop_seconds"] = time.monotonic() - t1
-        result["left"] = _sessions_procs({p.pid for p in nodes})
+        result["left"] = [p for p in _sessions_procs({p.pid for p in nodes}) if not _zombie(p)]
         Path(args.out).write_text(json.dumps(result, indent=1))
     return 0
 

@@ -7,6 +7,7 @@ single-process render of the same command (``--chunk-frames 0``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -19,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from helpers import frames_of, jobs_summary
 
 from vsrife.jobs.chunks import CUT_WINDOW, Chunk, first_output, plan_chunks, source_span
 from vsrife.vs.dedup import DedupMapping, Scan
@@ -51,7 +53,7 @@ def _mappings(rng: random.Random, n: int) -> dict:
 def _check_plan(m, chunks: list[Chunk], limit: int, cuts: list[int], kind: str) -> None:
     assert chunks[0].src_start == 0 and chunks[0].out_start == 0
     assert chunks[-1].src_stop == m.num_src and chunks[-1].out_stop == m.num_out
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.src_stop == b.src_start and a.out_stop == b.out_start  # exact tiling: no gap, no overlap
     keys = getattr(m, "keys", None)
     for c in chunks:
@@ -101,59 +103,50 @@ def test_chunks_end_at_cuts_near_their_target():
 
 
 # ---------------------------------------------------------------------------------------- real renders
-@pytest.fixture(scope="module")
-def src(tmp_path_factory, footage) -> Path:
-    """60 frames of bikes.mp4 at 96x64, 24000/1001 fps, a hard cut at frame 30, and a 440 Hz audio track."""
-    out = tmp_path_factory.mktemp("jobs") / "src.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(footage / "bikes.mp4"), "-f", "lavfi", "-i",
-                    "sine=frequency=440:sample_rate=48000", "-vf", "scale=96:64,trim=end_frame=60,setpts=N*1001/24000/TB",
-                    "-r", "24000/1001", "-map", "0:v", "-map", "1:a", "-t", "2.5", "-c:v", "ffv1", "-c:a", "flac",
-                    str(out)], check=True)
-    return out
+def test_cut_finder_is_the_filters_own_decision(src):
+    """The planner's cuts are exactly the pairs the filter does not interpolate across (RifeSceneChange)."""
+    import vapoursynth as vs
+
+    from vsrife.jobs.cuts import CutFinder
+    from vsrife.scenes import CUT_THRESHOLD
+    from vsrife.vs.api import RIFE
+
+    clip = vs.core.bs.VideoSource(str(src), showprogress=0)
+    finder = CutFinder(clip, CUT_THRESHOLD)
+    found = finder(1, clip.num_frames - 1)
+    out = RIFE(clip, multi=2)
+    filt = [i + 1 for i in range(clip.num_frames - 1) if out.get_frame(2 * i + 1).props["RifeSceneChange"]]
+    assert found == filt and 30 in found
+    assert finder(20, 25) == [] and finder(28, 33) == [30] and finder.read == clip.num_frames + 7 + 7
 
 
-def frames_of(path: Path) -> tuple[list[str], list[str]]:
-    """(video, audio) framemd5 lines: timestamp, duration, size and checksum of every decoded frame."""
-    def md5(stream: str) -> list[str]:
-        res = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framemd5", "-"],
-                             capture_output=True, text=True, check=True)
-        return [ln for ln in res.stdout.splitlines() if not ln.startswith("#")]
-    return md5("v"), md5("a")
+def cli(capsys, *args: str) -> tuple[int, str]:
+    """``vsrife interpolate ARGS`` in this process (the coordinator; its workers are processes): (rc, stderr)."""
+    from vsrife.cli import main
 
-
-def vsrife(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "vsrife", "interpolate", *args], capture_output=True, text=True, env=ENV,
-                          timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def reference(src, tmp_path_factory) -> dict[str, Path]:
-    """Single-process renders (--chunk-frames 0) of the rate options the chunked tests use."""
-    d = tmp_path_factory.mktemp("ref")
-    refs = {}
-    for name, rate in (("multi", ["--multi", "2"]), ("fps", ["--fps", "60000/1001"])):
-        refs[name] = d / f"{name}.mkv"
-        res = vsrife(str(src), str(refs[name]), *rate, *CODEC, "--chunk-frames", "0")
-        assert res.returncode == 0, res.stderr
-    return refs
+    capsys.readouterr()
+    rc = main(["interpolate", *args])
+    return rc, capsys.readouterr().err
 
 
 def chunk_counts(stderr: str) -> dict[str, int]:
-    line = [ln for ln in stderr.splitlines() if "chunks:" in ln][-1]
-    words = line.split("chunks:")[1].replace(",", " ").split()
-    return {words[k + 1]: int(words[k]) for k in range(0, 6, 2)}
+    """{"rendered": R, "reused": K, "retried": X} from the summary line of a chunked render."""
+    return jobs_summary(stderr)
 
 
 @pytest.mark.parametrize(("workers", "rate"), [(1, "multi"), (2, "fps")])
-def test_chunked_render_equals_single_render(src, reference, tmp_path, workers, rate):
+def test_chunked_render_equals_single_render(src, reference, tmp_path, capsys, workers, rate):
     """Same frame count, same bits, same timestamps, same audio as one process; no work folder left."""
+    from vsrife.cli import main
+
     out = tmp_path / "out.mkv"
     args = ["--multi", "2"] if rate == "multi" else ["--fps", "60000/1001"]
-    res = vsrife(str(src), str(out), *args, *CODEC[:-1], "--workers", str(workers), "--chunk-frames", "16")
-    assert res.returncode == 0, res.stderr
-    counts = chunk_counts(res.stderr)
+    assert main(["interpolate", str(src), str(out), *args, *CODEC[:-1], "--workers", str(workers),
+                 "--chunk-frames", "16"]) == 0
+    err = capsys.readouterr().err
+    counts = chunk_counts(err)
     assert counts["rendered"] == 4 and counts["reused"] == 0  # 60 frames: chunks of 15 (the cut at 30 is one end)
-    assert "chunks 4 done, 0 running, 0 queued" in res.stderr
+    assert "chunks 4 done, 0 running, 0 queued" in err
     video, audio = frames_of(out)
     ref_video, ref_audio = frames_of(reference[rate])
     assert len(video) == len(ref_video) == (120 if rate == "multi" else 150)
@@ -183,27 +176,42 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def test_killed_worker_is_retried(src, reference, tmp_path):
+def test_killed_worker_is_retried(src, reference, tmp_path, capsys):
     """kill -9 a worker while it writes a segment: its chunk runs again; the output is unchanged."""
+    import threading
+
     out = tmp_path / "out.mkv"
     work = tmp_path / "out.mkv.vsrife"
-    proc = subprocess.Popen([PY, "-m", "vsrife", "interpolate", str(src), str(out), "--multi", "2", *CODEC[:-1],
-                             "--workers", "2", "--chunk-frames", "16"], stderr=subprocess.PIPE, text=True, env=ENV)
-    _wait_for(lambda: work.is_dir() and any(".partial-" in p.name and p.stat().st_size > 0
-                                            for p in work.iterdir()))
-    victims = _children(proc.pid)
-    assert victims
-    os.kill(victims[0], signal.SIGKILL)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    result: list = []
+    run = threading.Thread(target=lambda: result.append(cli(capsys, str(src), str(out), "--multi", "2", *CODEC[:-1],
+                                                            "--workers", "2", "--chunk-frames", "16")))
+    run.start()
+    _wait_for(lambda: work.is_dir() and any(".partial-" in p.name and p.stat().st_size > 0 for p in work.iterdir()))
+    victim = int(next(p for p in work.iterdir() if ".partial-" in p.name).name.split("-")[1].split(".")[0])
+    assert victim in _children(os.getpid())  # the segment's writer: one of our worker processes
+    os.kill(victim, signal.SIGKILL)
+    run.join(timeout=300)
+    rc, err = result[0]
+    assert rc == 0, err
     counts = chunk_counts(err)
     assert counts["retried"] >= 1 and counts["rendered"] == 4
     assert frames_of(out) == frames_of(reference["multi"])
 
 
+@pytest.fixture
+def src(jobs_src) -> Path:
+    return jobs_src
+
+
+@pytest.fixture
+def reference(jobs_reference) -> dict[str, Path]:
+    return jobs_reference
+
+
 @pytest.fixture(scope="module")
-def interrupted(src, tmp_path_factory) -> Path:
+def interrupted(jobs_src, tmp_path_factory) -> Path:
     """The work folder of a render killed (kill -9, the whole process group) after 2 of its 4 chunks."""
+    src = jobs_src
     d = tmp_path_factory.mktemp("killed")
     out = d / "out.mkv"
     work = d / "out.mkv.vsrife"
@@ -229,17 +237,17 @@ def _resume_copy(interrupted: Path, tmp_path: Path) -> tuple[Path, Path]:
     return out, tmp_path / "out.mkv.vsrife"
 
 
-def test_resume_after_kill_finishes_only_missing_chunks(src, reference, interrupted, tmp_path):
+def test_resume_after_kill_finishes_only_missing_chunks(src, reference, interrupted, tmp_path, capsys):
     out, work = _resume_copy(interrupted, tmp_path)
     done = len(json.loads((work / "manifest.json").read_text())["segments"])
-    res = vsrife(str(src), str(out), "--multi", "2", *CODEC[:-1], "--workers", "1", "--chunk-frames", "16")
-    assert res.returncode == 0, res.stderr
-    assert chunk_counts(res.stderr) == {"rendered": 4 - done, "reused": done, "retried": 0}
+    rc, err = cli(capsys, str(src), str(out), "--multi", "2", *CODEC[:-1], "--workers", "1", "--chunk-frames", "16")
+    assert rc == 0, err
+    assert chunk_counts(err) == {"rendered": 4 - done, "reused": done, "retried": 0}
     assert frames_of(out) == frames_of(reference["multi"])
     assert not work.exists()
 
 
-def test_corrupt_and_truncated_segments_are_redone(src, reference, interrupted, tmp_path):
+def test_corrupt_and_truncated_segments_are_redone(src, reference, interrupted, tmp_path, capsys):
     out, work = _resume_copy(interrupted, tmp_path)
     segs = sorted(work.glob("0000[0-9].nut"))
     assert len(segs) >= 2
@@ -248,23 +256,24 @@ def test_corrupt_and_truncated_segments_are_redone(src, reference, interrupted, 
     segs[0].write_bytes(bytes(data))
     with open(segs[1], "r+b") as f:  # truncated
         f.truncate(segs[1].stat().st_size // 2)
-    res = vsrife(str(src), str(out), "--multi", "2", *CODEC[:-1], "--workers", "1")  # the plan is the manifest's
-    assert res.returncode == 0, res.stderr
-    counts = chunk_counts(res.stderr)
+    rc, err = cli(capsys, str(src), str(out), "--multi", "2", *CODEC[:-1], "--workers", "1")  # the manifest's plan
+    assert rc == 0, err
+    counts = chunk_counts(err)
     assert counts["reused"] == len(segs) - 2 and counts["rendered"] == 4 - counts["reused"]
     assert frames_of(out) == frames_of(reference["multi"])
 
 
-def test_other_settings_never_mix_with_a_manifest(src, interrupted, tmp_path):
+def test_other_settings_never_mix_with_a_manifest(src, interrupted, tmp_path, capsys):
     out, work = _resume_copy(interrupted, tmp_path)
-    res = vsrife(str(src), str(out), "--multi", "3", *CODEC, "--workers", "1")
-    assert res.returncode == 1
-    msg = res.stderr.strip().splitlines()[-1]
+    rc, err = cli(capsys, str(src), str(out), "--multi", "3", *CODEC, "--workers", "1")
+    assert rc == 1
+    msg = err.strip().splitlines()[-1]
     assert "holds a render with other settings" in msg and "--restart" in msg and "multi: 2 -> 3" in msg
     assert len(json.loads((work / "manifest.json").read_text())["segments"]) >= 2  # untouched
-    res = vsrife(str(src), str(out), "--multi", "3", *CODEC[:-1], "--workers", "1", "--restart", "--chunk-frames", "30")
-    assert res.returncode == 0, res.stderr
-    assert chunk_counts(res.stderr)["reused"] == 0
+    rc, err = cli(capsys, str(src), str(out), "--multi", "3", *CODEC[:-1], "--workers", "1", "--restart",
+                  "--chunk-frames", "30")
+    assert rc == 0, err
+    assert chunk_counts(err)["reused"] == 0
     assert len(frames_of(out)[0]) == 180
 
 

@@ -103,7 +103,7 @@ class _Sink:
 def render_task(spec: JobSpec, index: int, start: int, stop: int, sink: Any) -> tuple:
     """The body of one Ray task: ("ok", SegmentInfo, bytes) or ("fail", message, disk)."""
     from ..errors import VsrifeError
-    from .worker import is_disk_error, prepare, worker_name
+    from .worker import is_disk_error, one_line, prepare, worker_name
 
     try:
         load = 0.0 if built(spec.key) else prepare(spec)
@@ -120,9 +120,9 @@ def render_task(spec: JobSpec, index: int, start: int, stop: int, sink: Any) -> 
             info = render_segment(spec, index, start, stop, Path(tmp), report)
             return "ok", info, (Path(tmp) / segment_name(index, spec.suffix)).read_bytes()
     except (VsrifeError, OSError) as e:
-        return "fail", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, is_disk_error(e)
+        return "fail", one_line(e), is_disk_error(e)
     except Exception as e:  # vs.Error and the like: a one-line message, never an unpicklable exception
-        return "fail", f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", False
+        return "fail", f"{type(e).__name__}: {one_line(e)}", False
 
 
 class RayBackend:

@@ -121,11 +121,10 @@ def default_threads(req: RenderRequest) -> int:
     return min(2 if req.ray is not None else 4, os.cpu_count() or 1)
 
 
-def _slots(req: RenderRequest, threads: int, env: dict[str, str]) -> int:
+def _slots(req: RenderRequest, threads: int) -> int:
     if req.ray is not None:
-        from .cluster import connect, slots
+        from .cluster import slots
 
-        connect(req.ray, env)
         return slots(threads)
     from .local import default_workers
 
@@ -212,6 +211,11 @@ def render(req: RenderRequest) -> RenderReport:
     timings: dict[str, float] = {}
     folder = work_folder(req.output)
     key, readable = settings_key(str(req.input), req.filter_kw, req.playback_fps, req.encode)
+    env = _remote_env()
+    if req.ray is not None:  # first: an unreachable cluster is reported before any work
+        from .cluster import connect
+
+        connect(req.ray, env)
     Manifest.prepare(folder, req.restart)
     manifest = Manifest.load(folder, key, readable)
     src = open_source(str(req.input))
@@ -221,9 +225,8 @@ def render(req: RenderRequest) -> RenderReport:
     suffix = pick_container(req.encode, head, props, clip.get_frame(0))
     threads = default_threads(req)
     timings["plan"] = time.monotonic() - t0
-    env = _remote_env()
     if manifest is None:
-        limit = req.chunk_frames or auto_chunk_frames(plan.mapping.num_src, _slots(req, threads, env))
+        limit = req.chunk_frames or auto_chunk_frames(plan.mapping.num_src, _slots(req, threads))
         manifest = Manifest.create(folder, key, readable, plan_chunks(plan.mapping, limit, cut_finder(plan)), limit)
         timings["chunk_plan"] = time.monotonic() - t0 - timings["plan"]
     _save_timing(folder, plan)

@@ -31,7 +31,7 @@ from ..errors import VsrifeError
 from .segment import render_segment
 from .spec import JobSpec, output_clip
 
-__all__ = ["main", "prepare", "worker_name"]
+__all__ = ["is_disk_error", "main", "one_line", "prepare", "worker_name"]
 
 
 def worker_name() -> str:
@@ -61,6 +61,14 @@ def is_disk_error(e: BaseException) -> bool:
         or "No space left on device" in text or "Disk quota exceeded" in text or "Read-only file system" in text
 
 
+def one_line(e: BaseException) -> str:
+    """An error as one line: an OSError's reason, else the first line of its message."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _serve(spec: JobSpec, folder: Path, proto: TextIO) -> None:
     def send(line: str) -> None:
         proto.write(line + "\n")
@@ -76,8 +84,7 @@ def _serve(spec: JobSpec, folder: Path, proto: TextIO) -> None:
         try:
             info = render_segment(spec, index, start, stop, folder, report=lambda d, i=index: send(f"progress {i} {d}"))
         except (VsrifeError, vs.Error, OSError) as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            send(f"fail {index} {int(is_disk_error(e))} {json.dumps(msg)}")
+            send(f"fail {index} {int(is_disk_error(e))} {json.dumps(one_line(e))}")
             continue
         send("done " + json.dumps(info.as_dict()))
 

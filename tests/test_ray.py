@@ -1,7 +1,7 @@
 """Chunked renders on a Ray cluster (``--ray``): a real cluster of several nodes on loopback.
 
 Every Ray process runs inside a loopback-only network namespace (``unshare -n``; outside one Ray
-advertises the machine's outside address): the module's fixture re-executes tests/ray_harness.py
+advertises the machine's outside address): the module's fixture re-executes tools/ray_cluster.py
 there, which starts a head and two worker nodes with token authentication on, runs the renders with
 their faults, and stops every Ray process it started by process id.  Needs root, unshare(1) and the
 ``cluster`` extra (``pip install 'vsrife[cluster]'``, which ``make setup`` installs).
@@ -20,7 +20,7 @@ import pytest
 from helpers import frames_of, jobs_summary
 
 ROOT = Path(__file__).resolve().parents[1]
-HARNESS = Path(__file__).with_name("ray_harness.py")
+HARNESS = ROOT / "tools" / "ray_cluster.py"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
@@ -37,7 +37,7 @@ def _skip_reason() -> str | None:
 
 
 def run_harness(steps: Path, out: Path, *args: str, timeout: float = 600) -> tuple[int, str]:
-    """tests/ray_harness.py in a new network namespace; on a timeout SIGTERM first, so that it stops Ray."""
+    """tools/ray_cluster.py in a new network namespace; on a timeout SIGTERM first, so that it stops Ray."""
     proc = subprocess.Popen(["unshare", "-n", sys.executable, str(HARNESS), str(steps), "--out", str(out), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:

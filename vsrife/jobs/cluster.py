@@ -100,6 +100,12 @@ class _Sink:
         return out
 
 
+def ray_node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
 def render_task(spec: JobSpec, index: int, start: int, stop: int, sink: Any) -> tuple:
     """The body of one Ray task: ("ok", SegmentInfo, bytes) or ("fail", message, disk)."""
     from ..errors import VsrifeError
@@ -107,7 +113,8 @@ def render_task(spec: JobSpec, index: int, start: int, stop: int, sink: Any) -> 
 
     try:
         load = 0.0 if built(spec.key) else prepare(spec)
-        sink.put.remote(("start", index, worker_name(), load))
+        node = ray_node_id()
+        sink.put.remote(("start", index, f"{node[:8]}:{worker_name().rsplit(':', 1)[1]}", load))
         last = [time.monotonic()]
 
         def report(done: int) -> None:

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .chunks import Chunk
 from .events import Event, Failed, Finished, Progress, Started
@@ -43,7 +44,7 @@ def default_workers(threads: int, cores: int | None = None) -> int:
 class _Worker:
     wid: int
     proc: subprocess.Popen
-    log: object
+    log: IO[bytes]
     ready: bool = False
     chunk: int | None = None
     load_seconds: float = 0.0

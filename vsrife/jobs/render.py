@@ -74,6 +74,7 @@ class RenderReport:
     chunk_seconds: dict[int, float] = field(default_factory=dict)  # each rendered chunk, as its worker timed it
     load_seconds: list[float] = field(default_factory=list)  # each worker's start: graph built, model loaded
     start_seconds: list[float] = field(default_factory=list)  # each worker's start to ready (imports included)
+    log: list[tuple[float, str, int, str]] = field(default_factory=list)  # chunk events: seconds, kind, chunk, worker
 
 
 def auto_chunk_frames(num_src: int, slots: int) -> int:
@@ -140,11 +141,13 @@ class _Run:
         self.attempts: Counter[int] = Counter()
         self.retried = self.starts = self.rendered = 0
         self.chunk_seconds: dict[int, float] = {}
+        self.t0 = time.monotonic()
+        self.log: list[tuple[float, str, int, str]] = []  # (seconds, "start" | "done" | "fail", chunk, worker)
         self.load_seconds: list[float] = []
         self.start_seconds: list[float] = []
 
     def run(self, todo: list[int]) -> None:
-        queue, running = deque(todo), set()
+        queue, running = deque(todo), set[int]()
         while queue or running:
             while queue and self.backend.free() > 0:
                 index = queue.popleft()
@@ -153,17 +156,20 @@ class _Run:
             for ev in self.backend.poll(0.5):
                 if isinstance(ev, Started):
                     self.starts += 1
+                    self.log.append((time.monotonic() - self.t0, "start", ev.index, ev.worker))
                     self.progress.started(ev.index)
                 elif isinstance(ev, Progress):
                     self.progress.progress(ev.index, ev.done)
                 elif isinstance(ev, Finished):
                     self._store(ev)
                     self.chunk_seconds[ev.index] = ev.info.seconds
+                    self.log.append((time.monotonic() - self.t0, "done", ev.index, ""))
                     running.discard(ev.index)
                     self.rendered += 1
                     self.progress.finished(ev.index, ev.info.frames)
                 elif isinstance(ev, Failed):
                     running.discard(ev.index)
+                    self.log.append((time.monotonic() - self.t0, "fail", ev.index, ev.message))
                     self.progress.failed(ev.index)
                     self._failed(ev, queue)
             self.progress.update()
@@ -245,7 +251,7 @@ def render(req: RenderRequest) -> RenderReport:
     manifest.remove()
     return RenderReport(req.output, total, len(manifest.chunks), run.rendered, len(reused), run.retried,
                         run.starts, time.monotonic() - t0, timings, "ray" if req.ray is not None else "local",
-                        run.chunk_seconds, run.load_seconds, run.start_seconds)
+                        run.chunk_seconds, run.load_seconds, run.start_seconds, run.log)
 
 
 def _execute(req: RenderRequest, spec: JobSpec, folder: Path, threads: int, manifest: Manifest,

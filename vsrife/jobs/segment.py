@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
 
 import vapoursynth as vs
 
@@ -98,7 +97,7 @@ def pick_container(opts: EncodeOptions, head: bytes, props: dict, frame: vs.Vide
             pipe = FFmpegPipe(encode_command(opts, Path(tmp) / f"check{suffix}", props))
             try:
                 pipe.write(head)
-                write_frame(cast(BinaryIO, pipe), frame)
+                write_frame(pipe, frame)
             except BrokenPipeError:
                 pass
             if pipe.close() == 0:
@@ -121,7 +120,7 @@ def render_segment(spec: JobSpec, index: int, start: int, stop: int, folder: Pat
         try:
             pipe.write(spec.header)
             for frame in clip[start:stop].frames(close=True):
-                write_frame(cast(BinaryIO, pipe), frame)
+                write_frame(pipe, frame)
                 done += 1
                 report(done)
         except BrokenPipeError:

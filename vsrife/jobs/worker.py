@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -69,6 +70,10 @@ def one_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def _reporter(send: Callable[[str], None], index: int) -> Callable[[int], None]:
+    return lambda done: send(f"progress {index} {done}")
+
+
 def _serve(spec: JobSpec, folder: Path, proto: TextIO) -> None:
     def send(line: str) -> None:
         proto.write(line + "\n")
@@ -82,7 +87,7 @@ def _serve(spec: JobSpec, folder: Path, proto: TextIO) -> None:
         index, start, stop = (int(x) for x in cmd[1:4])
         send(f"start {index} {os.getpid()}")
         try:
-            info = render_segment(spec, index, start, stop, folder, report=lambda d, i=index: send(f"progress {i} {d}"))
+            info = render_segment(spec, index, start, stop, folder, report=_reporter(send, index))
         except (VsrifeError, vs.Error, OSError) as e:
             send(f"fail {index} {int(is_disk_error(e))} {json.dumps(one_line(e))}")
             continue

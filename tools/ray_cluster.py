@@ -1,6 +1,6 @@
-"""A throw-away Ray cluster on loopback for tests and benchmarks: run it inside ``unshare -n``.
+"""A throw-away Ray cluster on loopback (tests/test_ray.py, tools/bench_jobs.py): run it inside ``unshare -n``.
 
-    unshare -n python tests/ray_harness.py --nodes 2 --cpus 1 --head-cpus 0 --out result.json SCENARIO.json
+    unshare -n python tools/ray_cluster.py --nodes 2 --cpus 1 --head-cpus 0 --out result.json SCENARIO.json
 
 Outside a network namespace Ray binds every interface and advertises the machine's outside address,
 so this script refuses to run unless the only network interface is loopback.  It brings ``lo`` up,
@@ -176,7 +176,7 @@ def run_steps(steps: list[dict], address: str, workers: list[subprocess.Popen]) 
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            err += "\nray_harness: step timed out"
+            err += "\nray_cluster: step timed out"
         results[step["name"]] = {"rc": proc.returncode, "stdout": out[-4000:], "stderr": err[-4000:],
                                  "seconds": time.monotonic() - t0, "killed": killed}
     return results
@@ -192,7 +192,7 @@ def main() -> int:
     ap.add_argument("--logs", default=None)
     args = ap.parse_args()
     if _interfaces() not in (["lo"], []):
-        print(f"ray_harness: refusing to start Ray with network interfaces {_interfaces()}; run under unshare -n",
+        print(f"ray_cluster: refusing to start Ray with network interfaces {_interfaces()}; run under unshare -n",
               file=sys.stderr)
         return 3
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import vapoursynth as vs
 
 from ..errors import CLIError, VsrifeError
-from ..media.encode import EncodeOptions
-from .common import filter_kwargs, fmt_time
+from ..media import EncodeOptions, TimedSource
+from .common import fmt_time
 
 __all__ = ["AUTO_CHUNKED_FRAMES", "add_job_args", "run_chunked", "wants_chunks"]
 
@@ -56,30 +56,26 @@ def wants_chunks(args: argparse.Namespace, num_src: int) -> bool:
     return given or num_src > AUTO_CHUNKED_FRAMES
 
 
-def encode_options(args: argparse.Namespace, ffmpeg: str) -> EncodeOptions:
-    try:
-        extra = tuple(shlex.split(args.ffmpeg_args))
-    except ValueError as e:
-        raise CLIError(f"--ffmpeg-args cannot be parsed: {e}") from None
-    return EncodeOptions(ffmpeg=ffmpeg, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
-                         extra=extra, audio_codec=args.audio_codec)
-
-
-def run_chunked(args: argparse.Namespace, out: Path, ffmpeg: str) -> int:
+def run_chunked(args: argparse.Namespace, src: TimedSource, kw: dict, out: Path, opts: EncodeOptions) -> int:
     """Render in chunks (local workers or Ray) and report like a single render, plus the chunk counts."""
     from ..jobs import RenderRequest, render
+    from .common import timeline_kwargs
 
-    if args.threads is not None and args.threads < 1:
-        raise CLIError(f"--threads must be >= 1, got {args.threads}")
-    req = RenderRequest(Path(args.input), out, filter_kwargs(args), encode_options(args, ffmpeg),
-                        audio=not args.no_audio, playback_fps=args.playback_fps, chunk_frames=args.chunk_frames,
-                        workers=args.workers, threads=args.threads, ray=args.ray, restart=args.restart,
-                        quiet=args.quiet)
-    try:
-        rep = render(req)
-    except (VsrifeError, vs.Error) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CLIError(msg, code=130 if msg.startswith("interrupted") else 1) from None
+    if args.playback_fps is not None and not args.no_audio:
+        args.no_audio = True
+        if not args.quiet:
+            print("note: --playback-fps changes the duration; audio is left out", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:  # the timecodes of a VFR source for --fps
+        how = timeline_kwargs(args, src, kw, Path(tmp) / "timecodes.txt")
+        req = RenderRequest(Path(args.input), out, kw, opts, audio=not args.no_audio, playback_fps=args.playback_fps,
+                            chunk_frames=args.chunk_frames, workers=args.workers, threads=args.threads, ray=args.ray,
+                            restart=args.restart, quiet=args.quiet, source=src,
+                            vfr_out=how == "vfr" and "fps_num" not in kw and args.playback_fps is None)
+        try:
+            rep = render(req)
+        except (VsrifeError, vs.Error) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CLIError(msg, code=130 if msg.startswith("interrupted") else 1) from None
     if not args.quiet:
         print(f"wrote {out}: {rep.frames} frames in {fmt_time(rep.seconds)} ({rep.frames / max(rep.seconds, 1e-9):.2f}"
               f" fps); chunks: {rep.rendered} rendered, {rep.reused} reused, {rep.retried} retried ({rep.backend})",

@@ -286,6 +286,8 @@ def run(args: argparse.Namespace) -> int:
     src = open_timed_source(args.input)
     kw = filter_kwargs(args)
     if wants_chunks(args, src.clip.num_frames):
+        if args.preview:
+            _preview(args, src.clip)
         return run_chunked(args, src, kw, out, opts)
     with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:
         how = timeline_kwargs(args, src, kw, Path(tmp) / "timecodes.txt")

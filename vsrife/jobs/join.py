@@ -4,8 +4,8 @@ The segments are concatenated by ffmpeg's concat demuxer with ``-c copy``.  Each
 the segment's exact ``duration`` (frames / fps): the demuxer then offsets every segment by the exact
 sum of the earlier ones, instead of by a duration it reads back from the container, and the joined
 timestamps are those of a single render (checked frame by frame in tests/test_jobs.py).  The joined
-video is then muxed with the input's audio, subtitles (Matroska), metadata and chapters, the same
-streams a single render copies.
+video is then muxed once with the input's audio, subtitles (Matroska), metadata and chapters
+(:func:`vsrife.media.mux`), after re-stamping for a variable-rate output (:func:`vsrife.media.finish`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from ..media.encode import EncodeOptions
+from ..media import EncodeOptions
 from ..media.tools import run_tool
 
-__all__ = ["concat_list", "join", "mux_command"]
-
-_MATROSKA = (".mkv", ".mka", ".mk3d")
-
+__all__ = ["concat_list", "join"]
 
 def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "'\\''") + "'"
@@ -32,17 +29,6 @@ def concat_list(segments: Sequence[tuple[Path, Fraction]]) -> str:
     for path, seconds in segments:
         lines += [f"file {_quote(path.resolve())}", f"duration {float(seconds):.9f}"]
     return "\n".join(lines) + "\n"
-
-
-def mux_command(opts: EncodeOptions, video: Path, out: Path, source: Path | None) -> list[str]:
-    """ffmpeg copying ``video`` with ``source``'s audio, subtitles (Matroska), metadata and chapters."""
-    cmd = [opts.ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y", "-i", str(video)]
-    if source is None:
-        return [*cmd, "-map", "0:v:0", "-c", "copy", str(out)]
-    cmd += ["-i", str(source), "-map", "0:v:0", "-map", "1:a?"]
-    if out.suffix.lower() in _MATROSKA:
-        cmd += ["-map", "1:s?", "-c:s", "copy"]
-    return [*cmd, "-c:v", "copy", "-c:a", opts.audio_codec, "-map_metadata", "1", "-map_chapters", "1", str(out)]
 
 
 def join(opts: EncodeOptions, segments: Sequence[tuple[Path, Fraction]], folder: Path, suffix: str) -> Path:

@@ -12,30 +12,35 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import vapoursynth as vs
+
 from .. import settings
-from ..media.encode import EncodeOptions
+from ..errors import MediaError
+from ..media import EncodeOptions, TimedSource, find_tool, finish, mux, open_timed, start_offset
+from ..media.tools import ffprobe_for
+from ..media.y4m import for_y4m
 from ..vs.graph import build
 from ..vs.plan import Plan, make_plan
+from ..vs.timing import output_times
 from .chunks import plan_chunks
 from .cuts import cut_finder
-from .events import Backend, Failed, Finished, Progress, Started
-from .join import join, mux_command
+from .events import Backend
+from .join import join
 from .manifest import JobError, Manifest, disk_error, work_folder
 from .progress import JobProgress
-from .segment import pick_container, sha256_of
-from .spec import JobSpec, open_source, plan_with, settings_key, stream_header, timing_of
+from .schedule import MAX_ATTEMPTS, Scheduler
+from .segment import pick_container
+from .spec import JobSpec, plan_with, settings_key, stream_header, timing_of
 
 __all__ = ["MAX_ATTEMPTS", "RenderReport", "RenderRequest", "auto_chunk_frames", "render"]
-
-MAX_ATTEMPTS = 3  # tries of one chunk before the render gives up
 MIN_CHUNK, MAX_CHUNK = 240, 2400  # bounds of the default chunk length (source frames); see docs/render.md
 CHUNKS_PER_SLOT = 4  # the default length gives each worker about this many chunks
 TIMING_NAME = "timing.pickle"  # the plan's decisions, kept so that a resume skips the dedup scan
@@ -57,6 +62,8 @@ class RenderRequest:
     ray: str | None = None  # a Ray address or "auto"
     restart: bool = False
     quiet: bool = False
+    source: TimedSource | None = None  # the opened input (else opened here)
+    vfr_out: bool = False  # the output follows the source's real timeline (mkvmerge timestamps)
 
 
 @dataclass
@@ -82,7 +89,7 @@ def auto_chunk_frames(num_src: int, slots: int) -> int:
     return max(MIN_CHUNK, min(MAX_CHUNK, -(-num_src // (CHUNKS_PER_SLOT * max(1, slots)))))
 
 
-def _plan(src, req: RenderRequest, folder: Path, resumed: bool) -> Plan:
+def _plan(src: vs.VideoNode, req: RenderRequest, folder: Path, resumed: bool) -> Plan:
     """The filter's plan (on the CPU: only its decisions matter here); a resume reuses the saved ones."""
     kw = {**req.filter_kw, "device": "cpu", "fp16": None}
     cached = folder / TIMING_NAME
@@ -91,14 +98,12 @@ def _plan(src, req: RenderRequest, folder: Path, resumed: bool) -> Plan:
             with open(cached, "rb") as f:
                 timing = pickle.load(f)
             return plan_with(src, kw, timing)
-        except (OSError, pickle.UnpicklingError, EOFError, TypeError):
+        except (OSError, pickle.UnpicklingError, EOFError, TypeError, AttributeError):
             pass
     return make_plan(src, **kw)
 
 
-def _output(plan: Plan, req: RenderRequest):
-    from ..media.y4m import for_y4m
-
+def _output(plan: Plan, req: RenderRequest) -> vs.VideoNode:
     clip = build(plan)
     if req.playback_fps is not None:
         clip = clip.std.AssumeFPS(fpsnum=req.playback_fps.numerator, fpsden=req.playback_fps.denominator)
@@ -132,91 +137,23 @@ def _slots(req: RenderRequest, threads: int) -> int:
     return req.workers or default_workers(threads)
 
 
-class _Run:
-    """The scheduling loop of one render."""
+@dataclass
+class _Job:
+    """What :func:`render` decided before any chunk runs."""
 
-    def __init__(self, backend: Backend, manifest: Manifest, spec: JobSpec, progress: JobProgress) -> None:
-        self.backend, self.manifest, self.spec, self.progress = backend, manifest, spec, progress
-        self.chunks = {c.index: c for c in manifest.chunks}
-        self.attempts: Counter[int] = Counter()
-        self.retried = self.starts = self.rendered = 0
-        self.chunk_seconds: dict[int, float] = {}
-        self.t0 = time.monotonic()
-        self.log: list[tuple[float, str, int, str]] = []  # (seconds, "start" | "done" | "fail", chunk, worker)
-        self.load_seconds: list[float] = []
-        self.start_seconds: list[float] = []
-
-    def run(self, todo: list[int]) -> None:
-        queue, running = deque(todo), set[int]()
-        while queue or running:
-            while queue and self.backend.free() > 0:
-                index = queue.popleft()
-                self.backend.submit(self.chunks[index])
-                running.add(index)
-            for ev in self.backend.poll(0.5):
-                if isinstance(ev, Started):
-                    self.starts += 1
-                    self.log.append((time.monotonic() - self.t0, "start", ev.index, ev.worker))
-                    self.progress.started(ev.index)
-                elif isinstance(ev, Progress):
-                    self.progress.progress(ev.index, ev.done)
-                elif isinstance(ev, Finished):
-                    self._store(ev)
-                    self.chunk_seconds[ev.index] = ev.info.seconds
-                    self.log.append((time.monotonic() - self.t0, "done", ev.index, ""))
-                    running.discard(ev.index)
-                    self.rendered += 1
-                    self.progress.finished(ev.index, ev.info.frames)
-                elif isinstance(ev, Failed):
-                    running.discard(ev.index)
-                    self.log.append((time.monotonic() - self.t0, "fail", ev.index, ev.message))
-                    self.progress.failed(ev.index)
-                    self._failed(ev, queue)
-            self.progress.update()
-
-    def _failed(self, ev: Failed, queue: deque[int]) -> None:
-        if ev.disk:
-            raise JobError(f"work folder {str(self.manifest.folder)!r}: chunk {ev.index} failed: {ev.message}; "
-                           "the finished segments are kept there; free space and run the same command again")
-        self.attempts[ev.index] += 1
-        if self.attempts[ev.index] >= MAX_ATTEMPTS:
-            raise JobError(f"chunk {ev.index} failed {MAX_ATTEMPTS} times, last: {ev.message}; the finished "
-                           f"segments are kept; run the same command again to retry")
-        self.retried += 1
-        queue.appendleft(ev.index)
-
-    def _store(self, ev: Finished) -> None:
-        path = self.manifest.path_of(ev.index, self.spec.suffix)
-        if ev.data is not None:  # a remote worker sent the segment back
-            tmp = path.with_name(f"{path.stem}.partial{path.suffix}")
-            try:
-                tmp.write_bytes(ev.data)
-                if sha256_of(tmp) != ev.info.sha256:
-                    tmp.unlink()
-                    raise JobError(f"segment {path.name} arrived damaged (checksum mismatch)")
-                os.replace(tmp, path)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise disk_error(e, self.manifest.folder) from None
-        self.manifest.record(ev.info)
+    src: TimedSource
+    plan: Plan
+    manifest: Manifest
+    spec: JobSpec
+    todo: list[int]
+    threads: int
 
 
-def _stop_on_sigterm() -> dict:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handler(_sig, _frame):
-        raise KeyboardInterrupt
-
-    return {signal.SIGTERM: signal.signal(signal.SIGTERM, handler)}
-
-
-def render(req: RenderRequest) -> RenderReport:
-    """Run the chunked render of ``req`` (see the module doc); raises JobError and the filter's errors."""
+def _prepare(req: RenderRequest, timings: dict[str, float]) -> _Job:
     t0 = time.monotonic()
-    timings: dict[str, float] = {}
     folder = work_folder(req.output)
-    key, readable = settings_key(str(req.input), req.filter_kw, req.playback_fps, req.encode)
+    kw = {k: v for k, v in req.filter_kw.items() if k != "timecodes"}  # a temporary file, the source's own times
+    key, readable = settings_key(str(req.input), kw, req.playback_fps, req.encode)
     env = _remote_env()
     if req.ray is not None:  # first: an unreachable cluster is reported before any work
         from .cluster import connect
@@ -224,8 +161,8 @@ def render(req: RenderRequest) -> RenderReport:
         connect(req.ray, env)
     Manifest.prepare(folder, req.restart)
     manifest = Manifest.load(folder, key, readable)
-    src = open_source(str(req.input))
-    plan = _plan(src, req, folder, manifest is not None)
+    src = req.source or _open(req.input)
+    plan = _plan(src.clip, req, folder, manifest is not None)
     clip = _output(plan, req)
     head, props = stream_header(clip)
     suffix = pick_container(req.encode, head, props, clip.get_frame(0))
@@ -239,14 +176,31 @@ def render(req: RenderRequest) -> RenderReport:
     todo = manifest.verify(suffix, req.encode.ffmpeg, keep=(TIMING_NAME,))
     spec = JobSpec(str(Path(req.input).resolve()), req.filter_kw, timing_of(plan), req.playback_fps, req.encode,
                    head, props, suffix, threads, key, env)
-    fps = req.playback_fps or plan.mapping.fps
-    total = plan.mapping.num_out
-    reused = [c for c in manifest.chunks if c.index not in todo]
+    return _Job(src, plan, manifest, spec, todo, threads)
+
+
+def _open(path: Path) -> TimedSource:
+    try:
+        return open_timed(path)
+    except MediaError as e:
+        raise JobError(e.message) from None
+
+
+def render(req: RenderRequest) -> RenderReport:
+    """Run the chunked render of ``req`` (see the module doc); raises JobError and the filter's errors."""
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+    job = _prepare(req, timings)
+    manifest = job.manifest
+    total = job.plan.mapping.num_out
+    reused = [c for c in manifest.chunks if c.index not in job.todo]
+    if not req.quiet:
+        print(_describe(req, job, len(reused)), file=sys.stderr)
     progress = JobProgress(total, len(manifest.chunks), sum(c.frames for c in reused), len(reused),
                            enabled=not req.quiet)
-    run = _execute(req, spec, folder, threads, manifest, progress, todo)
+    run = _execute(req, job, progress)
     t1 = time.monotonic()
-    _finish(req, manifest, suffix, fps)
+    _finish(req, job)
     timings["join_mux"] = time.monotonic() - t1
     manifest.remove()
     return RenderReport(req.output, total, len(manifest.chunks), run.rendered, len(reused), run.retried,
@@ -254,22 +208,40 @@ def render(req: RenderRequest) -> RenderReport:
                         run.chunk_seconds, run.load_seconds, run.start_seconds, run.log)
 
 
-def _execute(req: RenderRequest, spec: JobSpec, folder: Path, threads: int, manifest: Manifest,
-             progress: JobProgress, todo: list[int]) -> _Run:
+def _describe(req: RenderRequest, job: _Job, reused: int) -> str:
+    m, chunks = job.plan.mapping, job.manifest.chunks
+    where = f"Ray at {req.ray}" if req.ray is not None else f"{req.workers or _slots(req, job.threads)} local workers"
+    again = f", {reused} finished earlier (resumed from {str(job.manifest.folder)!r})" if reused else ""
+    return (f"{req.input}: {m.num_src} frames -> {m.num_out} frames in {len(chunks)} chunks of up to "
+            f"{job.manifest.chunk_frames} source frames{again}; {where}, {job.threads} threads each")
+
+
+def _stop_on_sigterm() -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(_sig, _frame):
+        raise KeyboardInterrupt
+
+    return {signal.SIGTERM: signal.signal(signal.SIGTERM, handler)}
+
+
+def _execute(req: RenderRequest, job: _Job, progress: JobProgress) -> Scheduler:
     old = _stop_on_sigterm()
-    backend = _backend(spec, folder, req, threads) if todo else None
-    run = _Run(backend, manifest, spec, progress)  # type: ignore[arg-type]
+    folder = job.manifest.folder
+    backend = _backend(job.spec, folder, req, job.threads) if job.todo else None
+    run = Scheduler(backend, job.manifest, job.spec, progress)  # type: ignore[arg-type]
     try:
         if backend is not None:
-            run.run(todo)
+            run.run(job.todo)
             run.load_seconds = list(getattr(backend, "load_times", []))
             run.start_seconds = list(getattr(backend, "start_times", []))
         progress.finish()
     except KeyboardInterrupt:
         if progress.shown and progress.tty:
             progress.stream.write("\n")
-        kept = len(manifest.segments)
-        raise JobError(f"interrupted; {kept} of {len(manifest.chunks)} chunks are kept in {str(folder)!r}; "
+        kept = len(job.manifest.segments)
+        raise JobError(f"interrupted; {kept} of {len(job.manifest.chunks)} chunks are kept in {str(folder)!r}; "
                        "run the same command again to resume") from None
     finally:
         if backend is not None:
@@ -300,18 +272,38 @@ def _remote_env() -> dict[str, str]:
     return settings.to_env(**changes)
 
 
-def _finish(req: RenderRequest, manifest: Manifest, suffix: str, fps: Fraction) -> None:
-    from ..media.tools import run_tool
-
-    if fps <= 0:
-        raise JobError("a variable-frame-rate output cannot be joined yet; use --workers 0")  # until media/ lands
-    segs = [(manifest.path_of(c.index, suffix), Fraction(c.frames) / fps) for c in manifest.chunks]
+def _finish(req: RenderRequest, job: _Job) -> None:
+    """Join the segments, then mux the input's other streams once (a variable-rate output: re-stamped first)."""
+    opts, folder, suffix = req.encode, job.manifest.folder, job.spec.suffix
+    clip_fps = job.plan.mapping.fps if req.playback_fps is None else req.playback_fps
+    nominal = clip_fps if clip_fps > 0 else _y4m_rate(job.spec.header)
+    segs = [(job.manifest.path_of(c.index, suffix), Fraction(c.frames) / nominal) for c in job.manifest.chunks]
+    source = Path(req.input) if req.audio else None
+    tl = job.src.timeline
     tmp = req.output.with_name(f"{req.output.stem}.partial{req.output.suffix}")
     try:
-        joined = join(req.encode, segs, manifest.folder, suffix)
-        run_tool(mux_command(req.encode, joined, tmp, Path(req.input) if req.audio else None),
-                 f"ffmpeg mux ({req.output.name})")
+        offset = start_offset(ffprobe_for(opts.ffmpeg), req.input, tl.starts[0] if tl else Fraction(0)) \
+            if source is not None else Fraction(0)
+        joined = join(opts, segs, folder, ".mkv" if req.vfr_out else suffix)
+        if req.vfr_out:
+            assert tl is not None  # a variable-rate output comes from a source with a timeline
+            mkvmerge = find_tool(settings.get().mkvmerge, "mkvmerge")
+            finish(opts, mkvmerge, joined, output_times(job.plan.mapping, tl), tmp, source, offset)
+        else:
+            mux(opts, joined, tmp, source, offset)
         os.replace(tmp, req.output)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise disk_error(e, manifest.folder) from None
+        raise disk_error(e, folder) from None
+    except MediaError as e:
+        tmp.unlink(missing_ok=True)
+        raise JobError(f"{e.message}; the segments are kept in {str(folder)!r}") from None
+
+
+def _y4m_rate(head: bytes) -> Fraction:
+    """The frame rate of a y4m stream header (``F30000:1001``)."""
+    for word in head.split():
+        if word.startswith(b"F"):
+            num, _, den = word[1:].partition(b":")
+            return Fraction(int(num), int(den))
+    raise JobError("the y4m header has no frame rate")

@@ -134,23 +134,32 @@ def chunk_counts(stderr: str) -> dict[str, int]:
     return jobs_summary(stderr)
 
 
-@pytest.mark.parametrize(("workers", "rate"), [(1, "multi"), (2, "fps")])
-def test_chunked_render_equals_single_render(src, reference, tmp_path, capsys, workers, rate):
-    """Same frame count, same bits, same timestamps, same audio as one process; no work folder left."""
-    from vsrife.cli import main
+@pytest.mark.parametrize(("workers", "rate", "chunks"), [(1, "multi", 4), (2, "fps", 4), (1, "dedup", 4),
+                                                     (2, "vfr", 4)])
+def test_chunked_render_equals_single_render(jobs_src, jobs_vfr_src, reference, tmp_path, capsys, workers, rate,
+                                             chunks):
+    """Same frame count, same bits, same timestamps, same audio as one process; no work folder left.
+
+    multi 2; 24000/1001 -> 60000/1001 (a rational factor, boundaries inside its cycle); dedup (its scan made
+    once, by the coordinator); a variable-frame-rate source whose output keeps its real timestamps."""
+    from conftest import JOBS_RATES
 
     out = tmp_path / "out.mkv"
-    args = ["--multi", "2"] if rate == "multi" else ["--fps", "60000/1001"]
-    assert main(["interpolate", str(src), str(out), *args, *CODEC[:-1], "--workers", str(workers),
-                 "--chunk-frames", "16"]) == 0
-    err = capsys.readouterr().err
+    src = jobs_vfr_src if rate == "vfr" else jobs_src
+    rc, err = cli(capsys, str(src), str(out), *JOBS_RATES[rate], *CODEC[:-1], "--workers", str(workers),
+                  "--chunk-frames", "16")
+    assert rc == 0, err
     counts = chunk_counts(err)
-    assert counts["rendered"] == 4 and counts["reused"] == 0  # 60 frames: chunks of 15 (the cut at 30 is one end)
-    assert "chunks 4 done, 0 running, 0 queued" in err
+    assert counts["rendered"] == chunks and counts["reused"] == 0  # 60 frames: 4 chunks of 15 (the cut at 30 ends one)
+    assert f"chunks {chunks} done, 0 running, 0 queued" in err
     video, audio = frames_of(out)
-    ref_video, ref_audio = frames_of(reference[rate])
-    assert len(video) == len(ref_video) == (120 if rate == "multi" else 150)
+    ref_video, ref_audio = frames_of(reference(rate))
+    assert len(video) == len(ref_video) == {"multi": 120, "fps": 150, "dedup": 120, "vfr": 112}[rate]
     assert video == ref_video and audio == ref_audio
+    if rate == "vfr":  # the real timeline: the dropped frames' gaps are in the output
+        pts = sorted(float(ln.split(",")[2]) for ln in video)
+        steps = {round(b - a) for a, b in itertools.pairwise(pts)}
+        assert len(steps) > 1
     assert not (tmp_path / "out.mkv.vsrife").exists()
 
 
@@ -195,7 +204,7 @@ def test_killed_worker_is_retried(src, reference, tmp_path, capsys):
     assert rc == 0, err
     counts = chunk_counts(err)
     assert counts["retried"] >= 1 and counts["rendered"] == 4
-    assert frames_of(out) == frames_of(reference["multi"])
+    assert frames_of(out) == frames_of(reference("multi"))
 
 
 @pytest.fixture
@@ -204,7 +213,7 @@ def src(jobs_src) -> Path:
 
 
 @pytest.fixture
-def reference(jobs_reference) -> dict[str, Path]:
+def reference(jobs_reference):
     return jobs_reference
 
 
@@ -243,7 +252,7 @@ def test_resume_after_kill_finishes_only_missing_chunks(src, reference, interrup
     rc, err = cli(capsys, str(src), str(out), "--multi", "2", *CODEC[:-1], "--workers", "1", "--chunk-frames", "16")
     assert rc == 0, err
     assert chunk_counts(err) == {"rendered": 4 - done, "reused": done, "retried": 0}
-    assert frames_of(out) == frames_of(reference["multi"])
+    assert frames_of(out) == frames_of(reference("multi"))
     assert not work.exists()
 
 
@@ -260,7 +269,7 @@ def test_corrupt_and_truncated_segments_are_redone(src, reference, interrupted, 
     assert rc == 0, err
     counts = chunk_counts(err)
     assert counts["reused"] == len(segs) - 2 and counts["rendered"] == 4 - counts["reused"]
-    assert frames_of(out) == frames_of(reference["multi"])
+    assert frames_of(out) == frames_of(reference("multi"))
 
 
 def test_other_settings_never_mix_with_a_manifest(src, interrupted, tmp_path, capsys):

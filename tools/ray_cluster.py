@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -148,38 +149,84 @@ def _task_procs(sid: int | None = None) -> list[int]:
     return out
 
 
-def _inject(fault: str, proc: subprocess.Popen, workers: list[subprocess.Popen], delay: float) -> str:
-    """Wait for a chunk to be running, then kill its worker (or its whole node)."""
-    while proc.poll() is None:
-        for node in workers if fault == "kill-node" else [None]:
+def _rss_mb(sids: set[int]) -> float:
+    """Resident memory of every process in the nodes' sessions (MiB)."""
+    total = 0
+    for pid in _sessions_procs(sids):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+class _Fault:
+    """Kills a Ray worker (or its whole node) once one of them has rendered for ``delay`` seconds."""
+
+    def __init__(self, kind: str, workers: list[subprocess.Popen], delay: float) -> None:
+        self.kind, self.workers, self.delay = kind, workers, delay
+        self.seen: float | None = None
+        self.done = ""
+
+    def poll(self) -> None:
+        if not self.kind or self.done:
+            return
+        for node in self.workers if self.kind == "kill-node" else [None]:
             pids = _task_procs(node.pid if node is not None else None)
-            if pids:
-                time.sleep(delay)
-                if fault == "kill-worker":
-                    os.kill(pids[0], signal.SIGKILL)
-                    return f"worker {pids[0]}"
+            if not pids:
+                continue
+            self.seen = self.seen or time.monotonic()
+            if time.monotonic() - self.seen < self.delay:
+                return
+            if self.kind == "kill-worker":
+                os.kill(pids[0], signal.SIGKILL)
+                self.done = f"worker {pids[0]}"
+            else:
                 stop([node], grace=0)
-                return f"node {node.pid}"
-        time.sleep(0.1)
-    return ""
+                self.done = f"node {node.pid}"
+            return
 
 
-def run_steps(steps: list[dict], address: str, workers: list[subprocess.Popen]) -> dict:
+def run_steps(steps: list[dict], address: str, nodes: list[subprocess.Popen]) -> dict:
+    """Each step's command, with its fault, watching the cluster's memory (``peak_rss_mb``)."""
     results = {}
+    sids = {p.pid for p in nodes}
     for step in steps:
         cmd = [c.replace("{address}", address) for c in step["cmd"]]
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        killed = _inject(step["fault"], proc, workers, step.get("delay", 1.0)) if step.get("fault") else ""
-        try:
-            out, err = proc.communicate(timeout=step.get("timeout", 300))
-        except subprocess.TimeoutExpired:
+        fault = _Fault(step.get("fault", ""), nodes[1:], step.get("delay", 1.0))
+        peak = 0.0
+        reader = _Reader(proc)
+        while proc.poll() is None and time.monotonic() - t0 < step.get("timeout", 300):
+            fault.poll()
+            peak = max(peak, _rss_mb(sids))
+            time.sleep(0.2)
+        if proc.poll() is None:
             proc.kill()
-            out, err = proc.communicate()
-            err += "\nray_cluster: step timed out"
-        results[step["name"]] = {"rc": proc.returncode, "stdout": out[-4000:], "stderr": err[-4000:],
-                                 "seconds": time.monotonic() - t0, "killed": killed}
+            reader.err.append("\nray_cluster: step timed out")
+        proc.wait()
+        reader.join()
+        results[step["name"]] = {"rc": proc.returncode, "stdout": "".join(reader.out)[-4000:],
+                                 "stderr": "".join(reader.err)[-4000:], "seconds": time.monotonic() - t0,
+                                 "killed": fault.done, "peak_rss_mb": peak}
     return results
+
+
+class _Reader:
+    """Drains a process's stdout and stderr in threads (so that its pipes never fill up)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.threads = [threading.Thread(target=lambda s=s, b=b: b.extend(s), daemon=True)
+                        for s, b in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+
+    def join(self) -> None:
+        for t in self.threads:
+            t.join(timeout=10)
 
 
 def main() -> int:
@@ -206,7 +253,7 @@ def main() -> int:
     try:
         address = start_cluster(nodes, _free_port(), args, logs)
         result["startup_seconds"] = time.monotonic() - t0
-        result["steps"] = run_steps(json.loads(Path(args.scenario).read_text()), address, nodes[1:])
+        result["steps"] = run_steps(json.loads(Path(args.scenario).read_text()), address, nodes)
     finally:
         t1 = time.monotonic()
         stop(nodes)

@@ -144,7 +144,6 @@ def time_eager(footage: Path, w: int, h: int, scale: float, runs: int, start: in
 SCRIPT = r'''
 import json, resource, sys, time
 import vapoursynth as vs
-from ..errors import InputError
 core = vs.core
 cfg = json.loads(open(CFG_PATH).read())
 t_start = time.perf_counter()

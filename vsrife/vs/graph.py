@@ -41,7 +41,12 @@ def _timed(plan: Plan, out: vs.VideoNode) -> vs.VideoNode:
         return uncached(out.std.ModifyFrame(clips=[out], selector=setter))[0]
     last = mapping.num_src - 1
     cur = remap(clip, mapping.num_out, lambda n: min(base.position(n)[0], last))
-    nxt = remap(clip, mapping.num_out, lambda n: min(base.position(n)[0] + 1, last))
+
+    def next_source(n: int) -> int:  # source i + 1 only where output frame n + 1 lies in the next interval
+        i = base.position(n)[0]
+        return min(i + 1 if base.position(n + 1)[0] != i else i, last)
+
+    nxt = remap(clip, mapping.num_out, next_source)
     return uncached(out.std.ModifyFrame(clips=[out, *uncached(cur, nxt)], selector=setter))[0]
 
 

@@ -1,6 +1,6 @@
 # vsrife developer tasks.  `make test` is what CI runs (.ci/run).
-#   make setup  - create .venv (Python 3.12), pip install -e '.[test]', ffmpeg + mkvtoolnix (apt, as root),
-#                 fetch model 4.25 and the test footage
+#   make setup  - create .venv (Python 3.12), pip install -e '.[test,bench,cluster]', ffmpeg + mkvtoolnix
+#                 (apt, as root), fetch model 4.25 and the test footage
 #   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench
 #   make lint   - ruff, mypy (pyproject.toml) and the layering contract (tools/check_layers.py)
 #   make gpu-check - the CUDA tests, a CUDA benchmark and frame-transfer timings (< 5 min; one line without CUDA)
@@ -29,7 +29,7 @@ $(PY):
 	echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
 
 $(MARKER): $(INSTALL_INPUTS) | $(PY)
-	$(PY) -m pip install -e '.[test,bench]'
+	$(PY) -m pip install -e '.[test,bench,cluster]'
 	$(VENV)/bin/vapoursynth config
 	test -f $@ && touch $@
 

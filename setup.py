@@ -150,6 +150,7 @@ setup(
         "bench": ["matplotlib==3.11.2", "vapoursynth-mvtools==29", "vapoursynth-mlrt-ov==17.1",
                   "vapoursynth-mlrt-ort==17.1.1", "onnx==1.23.2", "onnxscript==0.7.2"],
         "cuda": ["cupy-cuda12x"],
+        "cluster": ["ray==2.60.0"],  # vsrife interpolate --ray (docs/render.md)
     },
     entry_points={"console_scripts": ["vsrife = vsrife.cli:main"]},
     data_files=[(_plugin_dir(), [str(SHIM_OUT)])],

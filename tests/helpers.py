@@ -65,3 +65,19 @@ class NoAutoload(vs.EnvironmentPolicy):  # a core without autoloaded plugins, to
         return old
 vs.register_policy(NoAutoload())
 """
+
+
+def frames_of(path: Path) -> tuple[list[str], list[str]]:
+    """(video, audio) framemd5 lines of a file: timestamp, duration, size and checksum of every decoded frame."""
+    def md5(stream: str) -> list[str]:
+        res = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{stream}?", "-f", "framemd5", "-"],
+                             capture_output=True, text=True, check=True)
+        return [ln for ln in res.stdout.splitlines() if not ln.startswith("#")]
+    return md5("v"), md5("a")
+
+
+def jobs_summary(stderr: str) -> dict[str, int]:
+    """{"rendered": R, "reused": K, "retried": X} from the last line of a chunked ``vsrife interpolate``."""
+    line = [ln for ln in stderr.splitlines() if "chunks:" in ln][-1]
+    words = line.split("chunks:")[1].replace(",", " ").split()
+    return {words[k + 1]: int(words[k]) for k in range(0, 6, 2)}

@@ -27,6 +27,7 @@ from ..media.tools import ffprobe_for
 from ..media.y4m import for_y4m, header, write_frame
 from ..vs.timing import Mapping, output_times
 from . import CLIError
+from .chunked import add_job_args, run_chunked, wants_chunks
 from .common import (
     add_filter_args,
     build_filter,
@@ -89,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--preview-frame", type=int, default=0, metavar="N", help="source frame for --preview (default 0)")
     g.add_argument("--threads", type=int, metavar="N", help="VapourSynth threads (default: all cores)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_job_args(p)
     p.set_defaults(func=run)
 
 
@@ -283,6 +285,10 @@ def run(args: argparse.Namespace) -> int:
         vs.core.num_threads = args.threads
     src = open_timed_source(args.input)
     kw = filter_kwargs(args)
+    if wants_chunks(args, src.clip.num_frames):
+        if args.preview:
+            _preview(args, src.clip)
+        return run_chunked(args, src, kw, out, opts)
     with tempfile.TemporaryDirectory(prefix="vsrife-") as tmp:
         how = timeline_kwargs(args, src, kw, Path(tmp) / "timecodes.txt")
         plan = plan_filter(src.clip, kw)

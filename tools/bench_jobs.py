@@ -13,7 +13,8 @@ Parts (each prints one line; --out collects them as JSON):
   process, on 1 worker and on 2 workers (1 thread each); ``local1-small``: 1 worker with chunks a third
   as long, so that the per-chunk cost comes out of the difference.
 * ``ray`` (inside ``unshare -n``, tools/ray_cluster.py): the job on a 2-CPU one-node cluster, the task
-  round trip and the object-store transfer of a segment-sized result; ``ray-N``: N one-CPU nodes.
+  round trip and the object-store transfer of a segment-sized result; ``ray-small`` and ``ray-N``: a
+  smaller job (``--small``, 320x136, chunks of 4 frames) on that cluster and on N one-CPU nodes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -41,18 +43,20 @@ def _footage() -> Path:
     return Path(weights.fetch("footage", log=lambda s: None))
 
 
-def make_source(d: Path) -> Path:
-    out = d / "bench_src.mkv"
+def make_source(d: Path, size: str = "") -> Path:
+    out = d / f"bench_src{size}.mkv"
+    vf = f"trim=end_frame={JOB_FRAMES}" + (f",scale={size.replace('x', ':')}" if size else "")
     if not out.exists():
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(_footage() / "bikes.mp4"), "-f", "lavfi", "-i",
-                        "sine=frequency=440:sample_rate=48000", "-vf", f"trim=end_frame={JOB_FRAMES}", "-map", "0:v",
+                        "sine=frequency=440:sample_rate=48000", "-vf", vf, "-map", "0:v",
                         "-map", "1:a", "-t", f"{JOB_FRAMES / 25}", "-c:v", "ffv1", "-c:a", "flac", str(out)],
                        check=True)
     return out
 
 
 def frame_cost(src: Path) -> dict:
-    """Seconds per interpolated frame (after one warm-up frame): 1920x1080 and the job's 640x272."""
+    """Seconds per interpolated frame (after one warm-up frame) when a render pipelines its requests (all of
+    VapourSynth's threads busy, as in a real render): 1920x1080 and the job's 640x272."""
     import vapoursynth as vs
 
     from vsrife.vs.api import RIFE
@@ -60,14 +64,15 @@ def frame_cost(src: Path) -> dict:
     core = vs.core
     out: dict = {}
     bbb = core.bs.VideoSource(str(_footage() / "bigbuckbunny.mp4"), showprogress=0)
-    for name, clip, count in (("1080p", bbb.resize.Bicubic(1920, 1080), 3),
+    for name, clip, count in (("1080p", bbb.resize.Bicubic(1920, 1080), 4),
                               ("job", core.bs.VideoSource(str(src), showprogress=0), 6)):
         r = RIFE(clip, multi=2)
         r.get_frame(1)
         t0 = time.monotonic()
-        for k in range(count):
-            r.get_frame(3 + 2 * k)
+        for _f in r[2: 2 + 2 * count].frames(close=True):  # count interpolated frames, count passed through
+            pass
         out[name] = (time.monotonic() - t0) / count
+        out[f"{name}_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -147,16 +152,18 @@ def ray_step(src: Path, out: Path, address: str) -> dict:
     return {**rep, "task_round_trip": rtt, "transfer_2mb": transfer, "nodes": nodes}
 
 
-def run_ray(src: Path, d: Path, nodes: int, cpus: int, head_cpus: int, chunk: int) -> dict:
+def run_ray(src: Path, d: Path, nodes: int, cpus: int, head_cpus: int, chunk: int, size: str = "") -> dict:
     """``ray_step`` in a loopback-only namespace on a fresh cluster (tools/ray_cluster.py)."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return {"skipped": "needs root and unshare(1)"}
-    name = f"ray{nodes}"
+    name = f"ray{nodes}{size}"
     step = [{"name": name, "fault": "", "timeout": 900,
              "cmd": [sys.executable, __file__, "--ray-step", "{address}", "--src", str(src),
                      "--out", str(d / f"{name}.json")]}]
     (d / f"{name}.steps.json").write_text(json.dumps(step))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CHUNK": str(chunk)}
+    if size:  # a smaller job (memory: each node and each worker is a few hundred MB)
+        src = make_source(d, size)
     res = subprocess.run(["unshare", "-n", sys.executable, str(ROOT / "tools" / "ray_cluster.py"),
                           str(d / f"{name}.steps.json"), "--out", str(d / f"{name}.cluster.json"), "--nodes",
                           str(nodes), "--cpus", str(cpus), "--head-cpus", str(head_cpus)], env=env, timeout=1500)
@@ -174,6 +181,9 @@ def main() -> int:
     ap.add_argument("--out", help="write the results as JSON")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--ray-nodes", type=int, default=8, help="one-CPU nodes of the many-node run (0: skip)")
+    ap.add_argument("--only", help="comma-separated parts to run (frame,index,single,local1,local1-small,local2,ray,"
+                                   "ray-N)")
+    ap.add_argument("--small", default="320x136", help="frame size of the many-node run's job (memory)")
     ap.add_argument("--ray-step", metavar="ADDRESS", help=argparse.SUPPRESS)
     ap.add_argument("--src", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -190,13 +200,18 @@ def main() -> int:
                  ("local2", lambda: local(src, d, 2))]
         if not args.no_ray:
             parts.append(("ray", lambda: run_ray(src, d, 0, 1, 2, CHUNK)))
+            parts.append(("ray-small", lambda: run_ray(src, d, 0, 1, 2, CHUNK // 2, args.small)))
             if args.ray_nodes:
-                parts.append((f"ray-{args.ray_nodes}", lambda: run_ray(src, d, args.ray_nodes, 1, 0, CHUNK // 2)))
+                parts.append((f"ray-{args.ray_nodes}", lambda: run_ray(src, d, args.ray_nodes, 1, 0, CHUNK // 2,
+                                                                        args.small)))
+        if args.only:
+            parts = [(n, f) for n, f in parts if n in args.only.split(",")]
         for name, fn in parts:
             res[name] = fn()
             print(name, json.dumps(_brief(res[name])), flush=True)
-    res["derived"] = derive(res)
-    print("derived", json.dumps(res["derived"]))
+    if "local1" in res and "local1-small" in res:
+        res["derived"] = derive(res)
+    print("derived", json.dumps(res.get("derived", {})))
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1))
     return 0

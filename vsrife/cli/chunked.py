@@ -31,7 +31,7 @@ def _count(text: str) -> int:
 def add_job_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("chunked render (resumable; see docs/render.md)")
     g.add_argument("--chunk-frames", type=_count, metavar="N",
-                   help="source frames per chunk (default: about 4 chunks per worker, 240..2400; chunks end at "
+                   help="source frames per chunk (default: about 4 chunks per worker, 96..2400; chunks end at "
                         "scene cuts); 0: one process, no chunks")
     g.add_argument("--workers", type=_count, metavar="N",
                    help="local worker processes (default: cores / threads per worker)")

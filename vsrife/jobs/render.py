@@ -41,7 +41,7 @@ from .segment import pick_container
 from .spec import JobSpec, plan_with, settings_key, stream_header, timing_of
 
 __all__ = ["MAX_ATTEMPTS", "RenderReport", "RenderRequest", "auto_chunk_frames", "render"]
-MIN_CHUNK, MAX_CHUNK = 240, 2400  # bounds of the default chunk length (source frames); see docs/render.md
+MIN_CHUNK, MAX_CHUNK = 96, 2400  # bounds of the default chunk length (source frames); see docs/render.md
 CHUNKS_PER_SLOT = 4  # the default length gives each worker about this many chunks
 TIMING_NAME = "timing.pickle"  # the plan's decisions, kept so that a resume skips the dedup scan
 

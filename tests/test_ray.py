@@ -82,7 +82,7 @@ def test_ray_render_equals_single_render(cluster, jobs_reference):
     step = _step(cluster, "plain")
     assert jobs_summary(step["stderr"]) == {"rendered": 4, "reused": 0, "retried": 0}
     assert "(ray)" in step["stderr"]
-    assert frames_of(cluster["dir"] / "plain.mkv") == frames_of(jobs_reference["multi"])
+    assert frames_of(cluster["dir"] / "plain.mkv") == frames_of(jobs_reference("multi"))
 
 
 def test_ray_worker_killed_mid_chunk_is_retried(cluster, jobs_reference):
@@ -90,7 +90,7 @@ def test_ray_worker_killed_mid_chunk_is_retried(cluster, jobs_reference):
     assert step["killed"].startswith("worker ")
     counts = jobs_summary(step["stderr"])
     assert counts["retried"] >= 1 and counts["rendered"] == 4
-    assert frames_of(cluster["dir"] / "kill-worker.mkv") == frames_of(jobs_reference["multi"])
+    assert frames_of(cluster["dir"] / "kill-worker.mkv") == frames_of(jobs_reference("multi"))
 
 
 def test_ray_node_lost_its_chunks_run_elsewhere(cluster, jobs_reference):
@@ -98,7 +98,7 @@ def test_ray_node_lost_its_chunks_run_elsewhere(cluster, jobs_reference):
     assert step["killed"].startswith("node ")
     counts = jobs_summary(step["stderr"])
     assert counts["retried"] >= 1 and counts["rendered"] == 4
-    assert frames_of(cluster["dir"] / "kill-node.mkv") == frames_of(jobs_reference["multi"])
+    assert frames_of(cluster["dir"] / "kill-node.mkv") == frames_of(jobs_reference("multi"))
 
 
 def test_every_ray_process_was_stopped(cluster):

@@ -14,6 +14,7 @@ __all__ = [
     "CLIError",
     "DependencyError",
     "InputError",
+    "JobError",
     "KernelError",
     "MediaError",
     "ModelLoadError",
@@ -57,6 +58,10 @@ class OutOfMemoryError(VsrifeError, MemoryError):
 
 class MediaError(VsrifeError, RuntimeError):
     """An external media tool (ffmpeg, ffprobe, mkvmerge) is missing or failed; the message says which and why."""
+
+
+class JobError(VsrifeError, RuntimeError):
+    """A chunked render cannot go on (settings mismatch, disk full, a chunk that keeps failing, ...)."""
 
 
 class CLIError(VsrifeError):

@@ -16,8 +16,9 @@ See docs/render.md.
 
 from __future__ import annotations
 
+from ..errors import JobError
 from .chunks import Chunk, plan_chunks
-from .manifest import JobError, work_folder
+from .manifest import work_folder
 from .render import RenderReport, RenderRequest, auto_chunk_frames, render
 
 __all__ = ["Chunk", "JobError", "RenderReport", "RenderRequest", "auto_chunk_frames", "plan_chunks", "render",

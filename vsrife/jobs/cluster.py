@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import JobError
 from .chunks import Chunk
 from .events import Event, Failed, Finished, Progress, Started
-from .manifest import JobError
 from .segment import SegmentInfo, render_segment, segment_name
 from .spec import JobSpec, built
 

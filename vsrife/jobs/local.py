@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..errors import JobError
 from .chunks import Chunk
 from .events import Event, Failed, Finished, Progress, Started
-from .manifest import JobError
 from .segment import SegmentInfo
 from .spec import JobSpec
 

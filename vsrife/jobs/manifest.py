@@ -22,18 +22,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import VsrifeError
+from ..errors import JobError
 from .chunks import Chunk
 from .segment import SegmentInfo, count_frames, segment_name, sha256_of
 
-__all__ = ["FORMAT", "JobError", "Manifest", "work_folder"]
+__all__ = ["FORMAT", "Manifest", "disk_error", "work_folder"]
 
 FORMAT = 1
 NAME = "manifest.json"
-
-
-class JobError(VsrifeError, RuntimeError):
-    """A chunked render cannot go on (settings mismatch, disk full, a chunk that keeps failing, ...)."""
 
 
 def work_folder(output: Path) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import vapoursynth as vs
 
 from .. import settings
-from ..errors import MediaError
+from ..errors import JobError, MediaError
 from ..media import EncodeOptions, TimedSource, find_tool, finish, mux, open_timed, start_offset
 from ..media.tools import ffprobe_for
 from ..media.y4m import for_y4m
@@ -34,7 +34,7 @@ from .chunks import plan_chunks
 from .cuts import cut_finder
 from .events import Backend
 from .join import join
-from .manifest import JobError, Manifest, disk_error, work_folder
+from .manifest import Manifest, disk_error, work_folder
 from .progress import JobProgress
 from .schedule import MAX_ATTEMPTS, Scheduler
 from .segment import pick_container

@@ -10,8 +10,9 @@ import os
 import time
 from collections import Counter, deque
 
+from ..errors import JobError
 from .events import Backend, Failed, Finished, Progress, Started
-from .manifest import JobError, Manifest, disk_error
+from .manifest import Manifest, disk_error
 from .progress import JobProgress
 from .segment import sha256_of
 from .spec import JobSpec

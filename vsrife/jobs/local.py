@@ -150,6 +150,8 @@ class LocalBackend:
             return None
         rc = w.proc.returncode
         how = f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
+        if rc == -9:
+            how += " (out of memory, or kill -9)"
         if not w.ready:
             self.early_deaths += 1
             if self.early_deaths >= MAX_EARLY_DEATHS:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import vapoursynth as vs
 
@@ -96,11 +96,26 @@ def _plan(src: vs.VideoNode, req: RenderRequest, folder: Path, resumed: bool) ->
     if resumed and cached.is_file():
         try:
             with open(cached, "rb") as f:
-                timing = pickle.load(f)
+                timing = _TimingUnpickler(f).load()
             return plan_with(src, kw, timing)
-        except (OSError, pickle.UnpicklingError, EOFError, TypeError, AttributeError):
-            pass
+        except (OSError, pickle.UnpicklingError, EOFError, TypeError, AttributeError, ValueError):
+            pass  # planned again
     return make_plan(src, **kw)
+
+
+class _TimingUnpickler(pickle.Unpickler):
+    """Loads the saved plan decisions and nothing else: vsrife's own classes, Fractions and containers."""
+
+    SAFE: ClassVar[set[tuple[str, str]]] = {("fractions", "Fraction"), ("builtins", "set"),
+                                            ("builtins", "frozenset"), ("collections", "OrderedDict")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.SAFE:
+            return super().find_class(module, name)
+        obj = super().find_class(module, name) if module.startswith("vsrife.") else None
+        if isinstance(obj, type) and not issubclass(obj, BaseException):  # vsrife's data classes only
+            return obj
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in {TIMING_NAME}")
 
 
 def _output(plan: Plan, req: RenderRequest) -> vs.VideoNode:

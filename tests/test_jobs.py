@@ -93,6 +93,26 @@ def test_chunks_tile_exactly(kind):
         assert trial is not None
 
 
+def test_job_files_are_json_of_known_types_only():
+    """The job a local worker reads and the plan a resume reads back: JSON, exact, and no other types."""
+    from vsrife.jobs import codec
+    from vsrife.media import EncodeOptions
+    from vsrife.vs.timeline import Timeline
+
+    m = _mappings(random.Random(3), 120)
+    value = {"mappings": list(m.values()), "timeline": Timeline((Fraction(0), Fraction(1, 25), Fraction(3, 25))),
+             "enc": EncodeOptions(extra=("-tune", "film")), "head": b"YUV4MPEG2 W96", "cuts": {3, 1}, "t": (1, 2.5)}
+    back = codec.loads(codec.dumps(value))
+    for a, b in zip(value["mappings"], back["mappings"], strict=True):
+        assert type(a) is type(b) and [a.pair(n) for n in range(a.num_out)] == [b.pair(n) for n in range(b.num_out)]
+    assert {k: v for k, v in back.items() if k != "mappings"} == {k: v for k, v in value.items() if k != "mappings"}
+    for bad in ('{"$": "o", "t": "Popen", "v": {"args": "sh"}}', '{"$": "x", "v": 1}'):
+        with pytest.raises(ValueError):
+            codec.loads(bad)
+    with pytest.raises(TypeError):
+        codec.dumps(object())
+
+
 def test_chunks_end_at_cuts_near_their_target():
     m = CFRMapping(1000, Fraction(2), Fraction(24))
     cuts = [95, 280, 999]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import queue
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import JobError
+from . import codec
 from .chunks import Chunk
 from .events import Event, Failed, Finished, Progress, Started
 from .segment import SegmentInfo
@@ -30,7 +30,7 @@ from .spec import JobSpec
 
 __all__ = ["LocalBackend", "default_workers"]
 
-SPEC_NAME = "job.pickle"
+SPEC_NAME = "job.json"  # the JobSpec, for the workers (vsrife.jobs.codec)
 MAX_EARLY_DEATHS = 3  # workers that die before they are ready: then the job stops (a broken setup)
 
 
@@ -60,8 +60,7 @@ class LocalBackend:
     def __init__(self, spec: JobSpec, folder: Path, workers: int) -> None:
         self.folder, self.count = folder, workers
         self.spec_path = folder / SPEC_NAME
-        with open(self.spec_path, "wb") as f:
-            pickle.dump(spec, f)
+        self.spec_path.write_text(codec.dumps(spec))
         self.events: queue.Queue[tuple[int, str]] = queue.Queue()
         self.workers: dict[int, _Worker] = {}
         self.next_id = 0

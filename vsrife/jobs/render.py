@@ -10,7 +10,6 @@ work folder stops the render at once with the finished segments kept.  See docs/
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -18,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import vapoursynth as vs
 
@@ -30,6 +29,7 @@ from ..media.y4m import for_y4m
 from ..vs.graph import build
 from ..vs.plan import Plan, make_plan
 from ..vs.timing import output_times
+from . import codec
 from .chunks import plan_chunks
 from .cuts import cut_finder
 from .events import Backend
@@ -43,7 +43,7 @@ from .spec import JobSpec, plan_with, settings_key, stream_header, timing_of
 __all__ = ["MAX_ATTEMPTS", "RenderReport", "RenderRequest", "auto_chunk_frames", "render"]
 MIN_CHUNK, MAX_CHUNK = 96, 2400  # bounds of the default chunk length (source frames); see docs/render.md
 CHUNKS_PER_SLOT = 4  # the default length gives each worker about this many chunks
-TIMING_NAME = "timing.pickle"  # the plan's decisions, kept so that a resume skips the dedup scan
+TIMING_NAME = "timing.json"  # the plan's decisions, kept so that a resume skips the dedup scan
 
 
 @dataclass
@@ -95,27 +95,10 @@ def _plan(src: vs.VideoNode, req: RenderRequest, folder: Path, resumed: bool) ->
     cached = folder / TIMING_NAME
     if resumed and cached.is_file():
         try:
-            with open(cached, "rb") as f:
-                timing = _TimingUnpickler(f).load()
-            return plan_with(src, kw, timing)
-        except (OSError, pickle.UnpicklingError, EOFError, TypeError, AttributeError, ValueError):
+            return plan_with(src, kw, codec.loads(cached.read_text()))
+        except (OSError, TypeError, AttributeError, ValueError, KeyError):
             pass  # planned again
     return make_plan(src, **kw)
-
-
-class _TimingUnpickler(pickle.Unpickler):
-    """Loads the saved plan decisions and nothing else: vsrife's own classes, Fractions and containers."""
-
-    SAFE: ClassVar[set[tuple[str, str]]] = {("fractions", "Fraction"), ("builtins", "set"),
-                                            ("builtins", "frozenset"), ("collections", "OrderedDict")}
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self.SAFE:
-            return super().find_class(module, name)
-        obj = super().find_class(module, name) if module.startswith("vsrife.") else None
-        if isinstance(obj, type) and not issubclass(obj, BaseException):  # vsrife's data classes only
-            return obj
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in {TIMING_NAME}")
 
 
 def _output(plan: Plan, req: RenderRequest) -> vs.VideoNode:
@@ -268,8 +251,7 @@ def _execute(req: RenderRequest, job: _Job, progress: JobProgress) -> Scheduler:
 
 def _save_timing(folder: Path, plan: Plan) -> None:
     try:
-        with open(folder / TIMING_NAME, "wb") as f:
-            pickle.dump(timing_of(plan), f)
+        (folder / TIMING_NAME).write_text(codec.dumps(timing_of(plan)))
     except OSError as e:
         raise disk_error(e, folder) from None
 

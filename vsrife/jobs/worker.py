@@ -1,6 +1,6 @@
 """A local worker process: ``python -m vsrife.jobs.worker SPEC FOLDER``.
 
-It loads the job (a pickled :class:`~.spec.JobSpec`), builds the output graph and loads the model
+It loads the job (a :class:`~.spec.JobSpec` in :mod:`.codec`'s JSON), builds the output graph and loads the model
 once, says ``ready``, then renders the chunks it is sent on stdin (``chunk INDEX START STOP``) into
 FOLDER, one line per event on its protocol pipe (the original stdout; stray prints go to stderr):
 
@@ -17,7 +17,6 @@ import ctypes
 import errno
 import json
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -29,6 +28,7 @@ from typing import TextIO
 import vapoursynth as vs
 
 from ..errors import VsrifeError
+from . import codec
 from .segment import render_segment
 from .spec import JobSpec, output_clip
 
@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)  # library prints must not mix with the protocol
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop now: the partial segment is removed
-    with open(argv[0], "rb") as f:
-        spec: JobSpec = pickle.load(f)
+    spec: JobSpec = codec.loads(Path(argv[0]).read_text())
     _serve(spec, Path(argv[1]), proto)
     return 0
 

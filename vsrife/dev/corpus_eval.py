@@ -227,3 +227,67 @@ def table(results: Sequence[CorpusResult]) -> str:
                      f"{half.get(m, float('nan')):.2f} | {third.get(m, float('nan')):.2f} | "
                      f"{np.nanmean(secs[m]):.3f} |")
     return "\n".join(lines)
+
+
+# -- pictures ------------------------------------------------------------------------------------
+def plot_clips(results: Sequence[CorpusResult], path: str | Path, methods: Sequence[str] | None = None) -> None:
+    """PNG bar chart: PSNR per clip (and the mean over clips), one bar per method (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ps = clip_scores(results)
+    names = list(ps if methods is None else methods)
+    clips = [*dict.fromkeys(r.clip for r in results), "mean"]
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(clips) + 0.2 * len(names) * len(clips)), 4.2))
+    width = 0.8 / len(names)
+    for i, m in enumerate(names):
+        vals = [ps[m].get(c, np.nan) if c != "mean" else mean_over_clips(ps[m]) for c in clips]
+        ax.bar(np.arange(len(clips)) + (i - (len(names) - 1) / 2) * width, vals, width, label=m)
+    ax.set_xticks(range(len(clips)), clips, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("PSNR RGB (dB), mean of both tasks")
+    lo = min(np.nanmin([ps[m][c] for c in ps[m]]) for m in names)
+    ax.set_ylim(max(0.0, lo - 3), None)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=min(4, len(names)))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def worst_strip(results: Sequence[CorpusResult], frames: dict[str, dict[str, np.ndarray]],
+                samples: Sequence[Sample], method: str, path: str | Path, count: int = 3, tile: int = 400) -> Path:
+    """One PNG of the ``count`` worst frames of ``method`` (each from another clip): ours | truth | error x4."""
+    from PIL import Image, ImageDraw
+
+    truth = {f"{s.clip}/{s.key}/{k}": t for s in samples for k, t in enumerate(s.truths)}
+    start = {(s.clip, s.task, s.start + k + 1): f"{s.clip}/{s.key}/{k}" for s in samples for k in range(s.multi - 1)}
+    rows, seen = [], set()
+    for r in sorted((r for r in results if r.method == method), key=lambda r: r.psnr):
+        if r.clip in seen:
+            continue
+        seen.add(r.clip)
+        key = start[(r.clip, r.task, r.frame)]
+        ours, true = frames[method][key], truth[key]
+        err = np.repeat(np.clip(np.abs(ours.astype(np.int16) - true).mean(-1) * 4, 0, 255).astype(np.uint8)[..., None],
+                        3, -1)
+        h = round(true.shape[0] * tile / true.shape[1])
+        tiles = [Image.fromarray(x).resize((tile, h), Image.Resampling.BOX) for x in (ours, true, err)]
+        row = Image.new("RGB", (3 * tile, h))
+        draw = ImageDraw.Draw(row)
+        for i, (im, text) in enumerate(zip(tiles, (f"{method}: {r.psnr:.2f} dB", f"truth {r.clip} {r.frame} "
+                                                   f"(t={r.task})", "error x4"), strict=True)):
+            row.paste(im, (i * tile, 0))
+            draw.rectangle((i * tile, 0, i * tile + 6 * len(text) + 6, 13), fill=(0, 0, 0))
+            draw.text((i * tile + 3, 1), text, fill=(255, 255, 255))
+        rows.append(row)
+        if len(rows) == count:
+            break
+    out = Image.new("RGB", (3 * tile, sum(r.height for r in rows)))
+    y = 0
+    for row in rows:
+        out.paste(row, (0, y))
+        y += row.height
+    out.save(path)
+    return Path(path)

@@ -76,11 +76,11 @@ def test_fusion_repeats_source_frames_at_cuts(all_models: list[str], footage: Pa
 def test_fusion_lists_and_presets_parse(all_models: list[str], footage: Path) -> None:
     src = bikes(footage, 40, 2)
     p = plan(src, model="4.25+hd")
-    assert isinstance(p.engine, Fusion) and [m.arch.name for m in p.engine.members] == ["4.25", "hd"]
+    assert isinstance(p.engine, Fusion) and p.engine.name == "4.25+hd"
     assert [m.ensemble for m in p.engine.members] == [MODELS["4.25"].default_ensemble, MODELS["hd"].default_ensemble]
     best = plan(src, model="best").engine
     assert isinstance(best, Fusion)
-    assert [(m.arch.name, m.ensemble) for m in best.members] == [(w.weights.name, w.ensemble) for w in PRESETS["best"]]
+    assert [(m.weights, m.ensemble) for m in best.members] == [(w.weights, w.ensemble) for w in PRESETS["best"]]
     off = make_engine("4.25+4.0", ensemble=False)
     assert isinstance(off, Fusion) and [m.ensemble for m in off.members] == [False, False]
     assert isinstance(make_engine("4.25"), Engine)
@@ -89,9 +89,11 @@ def test_fusion_lists_and_presets_parse(all_models: list[str], footage: Path) ->
 
 
 @pytest.mark.parametrize(("model", "match"), [
-    ("4.25+5.0", r"model '4.25\+5.0' has unknown member\(s\) '5.0'; allowed: 4.25, 4.0, hd, 3.1, a '\+'-joined"),
+    ("4.25+5.0", r"model '4.25\+5.0' has unknown member\(s\) '5.0'; allowed: 4.25, 4.0, 4.6, hd, 3.1, a published "
+                 r"version \(4.1, .*\), a '\+'-joined fusion of them \(e.g. '4.25\+hd'\), or 'best'"),
     ("4.25+", r"has unknown member\(s\) ''"),
-    ("bets", r"model 'bets' is unknown; allowed: 4.25, 4.0, hd, 3.1, .* or 'best'"),
+    ("bets", r"model 'bets' is unknown; allowed: 4.25, 4.0, 4.6, hd, 3.1, or a published version .*; a '\+'-joined "
+             r"fusion of them \(e.g. '4.25\+hd'\), or 'best'"),
     ("4.25+hd+4.0+3.1+4.25", "fuses 5 models; at most 4"),
 ])
 def test_bad_model_lists_raise_vs_error(all_models: list[str], footage: Path, model: str, match: str) -> None:

@@ -99,7 +99,8 @@ def _members(engine) -> list:
 
 def _model_row(engine, kw: dict) -> str:
     def one(m) -> str:
-        return f"{m.arch.name}, scale {m.scale:g}, ensemble {'on' if m.ensemble else 'off'}"
+        name = m.weights.name if m.weights else m.arch.name
+        return f"{name}, scale {m.scale:g}, ensemble {'on' if m.ensemble else 'off'}"
 
     members = _members(engine)
     if len(members) > 1:
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if engine.device.type == "cpu":
         for m in _members(engine):
-            rows.append(("cpu path" + (f" {m.arch.name}" if m is not engine else ""), _cpu_path(m)))
+            rows.append(("cpu path" + (f" {m.weights.name}" if m is not engine else ""), _cpu_path(m)))
     if args.no_measure:
         rows.append(("time", "not measured (--no-measure)"))
     else:

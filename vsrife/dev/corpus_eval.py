@@ -127,7 +127,7 @@ def _store(cache: Path | None, method: str, clip: str, frames: dict[str, np.ndar
         return
     d = cache / _slug(method)
     d.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(d / f"{clip}.npz", **frames)
+    np.savez_compressed(d / f"{clip}.npz", **frames)  # type: ignore[arg-type]
     (d / f"{clip}.json").write_text(json.dumps(secs))
 
 

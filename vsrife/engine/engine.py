@@ -75,8 +75,7 @@ def precision(device: torch.device, fp16: bool) -> tuple[torch.dtype, torch.dtyp
 
 @dataclass(frozen=True)
 class Shared:
-    """A frame already on the engine's device and dtype, clamped and padded to a multiple of its ``multiple``
-    (made once by :meth:`Engine.to_device` and handed to several engines: a fusion's members)."""
+    """A frame on the device, clamped and padded by :meth:`Engine.to_device`, shared by a fusion's members."""
 
     img: Tensor  # [1, 3, Hp, Wp]
 
@@ -108,6 +107,7 @@ class Engine:
         self.dtype, conv_dtype = precision(self.device, bool(fp16))
         cpu_half = conv_dtype == torch.bfloat16
         self.scale, self.pad_mode = float(scale), pad_mode
+        self.weights: Weights | None = weights  # the catalog entry (None: model_path)
         net, net_lock = shared_net(weights, model_path, self.device, self.dtype)
         self.net: IFNet = net
         self.arch: Arch = net.arch
@@ -258,10 +258,9 @@ class Engine:
         with self.slot():
             if isinstance(img, Shared):
                 t = img.img
-                hp, wp = t.shape[-2:]
-                if hp % self.multiple or wp % self.multiple:
-                    raise InputError(f"a shared frame of {wp}x{hp} is not padded to a multiple of {self.multiple}")
-                self.check_memory(hp, wp)
+                if t.shape[-2] % self.multiple or t.shape[-1] % self.multiple:
+                    raise InputError(f"shared frame {tuple(t.shape)} is not padded to a multiple of {self.multiple}")
+                self.check_memory(*t.shape[-2:])
             else:
                 t = self.to_device(img)
             with torch.inference_mode():

@@ -20,6 +20,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -29,7 +30,18 @@ from ..errors import InputError
 from ..weights.catalog import Weights, resolve_members
 from .engine import Engine, Prepared, Shared
 
-__all__ = ["FusedPrepared", "Fusion", "make_engine"]
+__all__ = ["FrameEngine", "FusedPrepared", "Fusion", "make_engine"]
+
+
+class FrameEngine(Protocol):
+    """What the filter needs of an engine: :class:`Engine` and :class:`Fusion` both have it."""
+
+    streams: int
+
+    def prepare(self, img: Any, key: Hashable | None = None) -> Any: ...
+
+    def interpolate(self, img0: Any, img1: Any, timesteps: float | Sequence[float] | Tensor,
+                    size: tuple[int, int] | None = None, to_cpu: bool = True) -> Tensor: ...
 
 
 @dataclass
@@ -59,7 +71,7 @@ class Fusion:
     # -- what callers read -------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return "+".join(m.arch.name for m in self.members)
+        return "+".join(m.weights.name if m.weights else m.arch.name for m in self.members)
 
     @property
     def streams(self) -> int:

@@ -102,9 +102,9 @@ def _outer_members(pkg: Package, path: Path, wanted: set[str]) -> Iterator[tuple
         with tf:
             for ti in tf:
                 if ti.isfile() and _norm(ti.name) in left:
-                    src = tf.extractfile(ti)
-                    assert src is not None
-                    yield left.pop(_norm(ti.name)), src
+                    member = tf.extractfile(ti)
+                    assert member is not None
+                    yield left.pop(_norm(ti.name)), member
         if left:
             raise AssetError(f"{pkg.spec} has no member {', '.join(sorted(left.values()))}")
 

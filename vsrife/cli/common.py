@@ -52,7 +52,8 @@ def add_filter_args(p: argparse.ArgumentParser, rate: bool = True, scenes: bool 
                        help="auto (default): a source whose frame times vary (VFR) keeps its real timeline; "
                             "cfr: take it as constant-rate at its average fps; vfr: always use its timestamps")
     g = p.add_argument_group("model")
-    g.add_argument("--model", help="pretrained model: 4.25 (default), 4.0, hd, 3.1")
+    g.add_argument("--model", help="pretrained model: 4.25 (default), 4.0, hd, 3.1; a fusion of several such as "
+                   "4.25+hd (their frames averaged), or best (the best-measured fusion)")
     g.add_argument("--model-path", metavar="FILE", help="your own weights (.pth/.pkl/.safetensors) instead of --model")
     g.add_argument("--scale", type=float, metavar="S",
                    help="flow resolution: 0.25, 0.5, 1 (default), 2, 4; use 0.5 for 4K")

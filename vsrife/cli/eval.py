@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CLIError
+from . import CLIError, eval_corpus
 
 if TYPE_CHECKING:
     from ..dev.evaluate import Method, Result, Triplet
@@ -25,10 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "every folder holding im1.png im2.png im3.png.  Prints a table of PSNR (RGB) and SSIM (Y)\n"
                     "per clip and the mean over all frames, and saves it with plots under --out.",
         epilog="examples:\n  vsrife eval bigbuckbunny.mp4 --frames 10,30,50 --baselines blend,mvtools\n"
+               "  vsrife eval --corpus --rife model=4.25 --rife model=best --baselines blend --cache q\n"
                "  vsrife eval clip.mkv --rife model=4.25 --rife model=4.25,ensemble=1 --limit 20\n"
                "  vsrife eval vimeo_triplet/sequences --limit 100 --strips 5",
     )
-    p.add_argument("inputs", nargs="+", help="video files or directories of triplets")
+    p.add_argument("inputs", nargs="*", help="video files or directories of triplets (or --corpus)")
     p.add_argument("--rife", action="append", metavar="SPEC", default=None,
                    help="filter settings to test, KEY=VALUE[,KEY=VALUE]; keys: " + ", ".join(FILTER_KEYS)
                    + " (repeatable; default: the filter defaults)")
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="eval-out", help="folder for results.md/.csv/.json and PNGs (default eval-out)")
     p.add_argument("--strips", type=int, default=3, help="PNG strips of the N worst frames of the first rife setting")
     p.add_argument("--no-plot", action="store_true", help="skip the per-frame PSNR plot")
+    eval_corpus.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -117,7 +119,12 @@ def _write(results: list[Result], out: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from ..dev import evaluate as ev
 
-    methods, trips = _methods(args), _triplets(args)
+    methods = _methods(args)
+    if args.corpus:
+        return eval_corpus.run_corpus(args, methods)
+    if not args.inputs:
+        raise CLIError("give video files or triplet directories, or --corpus")
+    trips = _triplets(args)
     try:
         results, frames = ev.evaluate(trips, methods, log=print)
     except Exception as e:

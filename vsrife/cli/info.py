@@ -93,6 +93,24 @@ def _measure(engine, clip: vs.VideoNode, timesteps: list[float]) -> float:
     return (time.perf_counter() - start) / len(timesteps)
 
 
+def _members(engine) -> list:
+    return list(getattr(engine, "members", [engine]))
+
+
+def _model_row(engine, kw: dict) -> str:
+    def one(m) -> str:
+        name = m.weights.name if m.weights else m.arch.name
+        return f"{name}, scale {m.scale:g}, ensemble {'on' if m.ensemble else 'off'}"
+
+    members = _members(engine)
+    if len(members) > 1:
+        head = "fusion (mean of the frames) of " + " + ".join(f"[{one(m)}]" for m in members)
+    else:
+        head = one(engine) if "model_path" not in kw else f"{engine.arch.name} from {kw['model_path']}, " \
+            f"scale {engine.scale:g}, ensemble {'on' if engine.ensemble else 'off'}"
+    return f"{head}, device {engine.device}, {str(engine.dtype).removeprefix('torch.')}"
+
+
 def _cpu_path(engine) -> str:
     """How the CPU runs this model: fast path or not, convolution precision, fused kernels, bf16 support."""
     from ..nn import fused
@@ -134,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
                       else "") + f", duration {_duration(out.num_frames, out_fps)}"),
         ("interpolated", f"{interp} frames (at most: scene cuts repeat a source frame instead); "
                          f"{out.num_frames - interp} source frames passed through"),
-        ("model", f"{engine.arch.name}" + (f" from {kw['model_path']}" if "model_path" in kw else "")
-         + f", scale {engine.scale:g}, ensemble {'on' if engine.ensemble else 'off'}, "
-           f"device {engine.device}, {str(engine.dtype).removeprefix('torch.')}"),
+        ("model", _model_row(engine, kw)),
         ("padding", f"{w}x{h} -> {wp}x{hp} (multiple of {engine.multiple})"
                     + ("" if (hp, wp) != (h, w) else ", no padding needed")),
         ("scene cuts", "off" if kw.get("sc") is False
@@ -144,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         ("dedup", "on" if kw.get("dedup") else "off"),
     ]
     if engine.device.type == "cpu":
-        rows.append(("cpu path", _cpu_path(engine)))
+        for m in _members(engine):
+            rows.append(("cpu path" + (f" {m.weights.name}" if m is not engine else ""), _cpu_path(m)))
     if args.no_measure:
         rows.append(("time", "not measured (--no-measure)"))
     else:

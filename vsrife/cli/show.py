@@ -54,6 +54,7 @@ def write_sheet(clip: vs.VideoNode, path: str | Path, frame: int = 0, multi: int
     from ..dev.visualize import Sheet, contact_sheet
     from ..engine import Engine
     from ..errors import AssetError, ModelLoadError
+    from ..weights.catalog import MODELS, PRESETS
 
     if not 0 <= frame < clip.num_frames - 1:
         raise CLIError(f"--frame must be in 0..{clip.num_frames - 2} for this clip, got {frame}")
@@ -62,6 +63,9 @@ def write_sheet(clip: vs.VideoNode, path: str | Path, frame: int = 0, multi: int
     if not 32 <= tile_width <= 4096:
         raise CLIError(f"--tile-width must be in 32..4096, got {tile_width}")
     kw = dict(engine_kw or {})
+    if "+" in str(kw.get("model") or "") or kw.get("model") in PRESETS:
+        raise CLIError(f"--model {kw['model']!r}: a contact sheet shows one model's flow and mask; give one of "
+                       f"{', '.join(MODELS)}")
     try:
         eng = Engine(model=kw.pop("model", None), **kw)
     except (ValueError, ModelLoadError, AssetError, OSError) as e:

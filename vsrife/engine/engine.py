@@ -41,7 +41,7 @@ from ..weights.catalog import Weights, resolve
 from .device import BYTES_PER_PIXEL, available_memory, default_streams, resolve_device, total_threads
 from .models import fast_path, shared_net
 
-__all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "interpolate", "precision"]
+__all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "Shared", "interpolate", "precision"]
 
 BISECT_DEPTH = 4  # timestep resolution 1/16 for models trained only at t = 0.5
 PAD_MODES = ("replicate", "reflect", "constant")
@@ -73,6 +73,13 @@ def precision(device: torch.device, fp16: bool) -> tuple[torch.dtype, torch.dtyp
     return torch.float32, torch.bfloat16
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A frame on the device, clamped and padded by :meth:`Engine.to_device`, shared by a fusion's members."""
+
+    img: Tensor  # [1, 3, Hp, Wp]
+
+
 class Engine:
     """Interpolates frames with one RIFE model on one device."""
 
@@ -100,6 +107,7 @@ class Engine:
         self.dtype, conv_dtype = precision(self.device, bool(fp16))
         cpu_half = conv_dtype == torch.bfloat16
         self.scale, self.pad_mode = float(scale), pad_mode
+        self.weights: Weights | None = weights  # the catalog entry (None: model_path)
         net, net_lock = shared_net(weights, model_path, self.device, self.dtype)
         self.net: IFNet = net
         self.arch: Arch = net.arch
@@ -194,11 +202,13 @@ class Engine:
                 t = self._pad(inner.clone()).contiguous()
         return t
 
-    def prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray], key: Hashable | None = None) -> Prepared:
+    def prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray] | Shared, key: Hashable | None = None
+                ) -> Prepared:
         """Move one RGB frame to the device, pad it and run the per-frame encoder (cached by key).
 
         ``img`` is a [3,H,W]/[1,3,H,W] tensor or array, or a list of 1 or 3 [H,W] planes (views of
-        VapourSynth frame memory), which are copied once, directly into the padded device tensor.
+        VapourSynth frame memory), which are copied once, directly into the padded device tensor, or a
+        :class:`Shared` frame that another engine already put on the device.
         """
         if key is None:
             return self._prepare(img)
@@ -226,15 +236,33 @@ class Engine:
                 self._inflight.pop(key, None)
             ev.set()
 
-    def _prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray]) -> Prepared:
+    def cached(self, key: Hashable) -> Prepared | None:
+        """The cached frame of ``key``, or None (no work done)."""
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.stats["cache_hits"] += 1
+            return hit
+
+    def to_device(self, img: Tensor | np.ndarray | Sequence[np.ndarray]) -> Tensor:
+        """One RGB frame on the device, clamped, NaN-free and padded (the per-frame work before the model)."""
+        if isinstance(img, (list, tuple)):
+            return self._from_planes(img)
+        t = self._to_tensor(cast("Tensor | np.ndarray", img))
+        self.check_memory(*t.shape[-2:])
+        t = t.to(self.device, self.dtype, non_blocking=True)
+        return self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
+
+    def _prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray] | Shared) -> Prepared:
         with self.slot():
-            if isinstance(img, (list, tuple)):
-                t = self._from_planes(img)
-            else:
-                t = self._to_tensor(cast("Tensor | np.ndarray", img))
+            if isinstance(img, Shared):
+                t = img.img
+                if t.shape[-2] % self.multiple or t.shape[-1] % self.multiple:
+                    raise InputError(f"shared frame {tuple(t.shape)} is not padded to a multiple of {self.multiple}")
                 self.check_memory(*t.shape[-2:])
-                t = t.to(self.device, self.dtype, non_blocking=True)
-                t = self._pad(torch.nan_to_num(t.clamp(0, 1), nan=0.0))
+            else:
+                t = self.to_device(img)
             with torch.inference_mode():
                 if self.fast is not None:
                     src = self.fast.source(t)

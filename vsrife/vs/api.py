@@ -52,7 +52,8 @@ def RIFE(  # noqa: N802 - the VapourSynth function name
 
     Rate (give at most one; default ``multi=2``): ``multi`` (int >= 2), ``factor_num``/``factor_den``
     (rational > 1) or ``fps_num``/``fps_den`` (target rate).  ``model`` (default "4.25"; also "4.0",
-    "hd", "3.1") or ``model_path`` (own weights), ``scale`` (0.25/0.5/1/2/4; 0.5 for 4K), ``ensemble``,
+    "hd", "3.1"; a fusion such as "4.25+hd", whose members' frames are averaged, or the preset "best")
+    or ``model_path`` (own weights), ``scale`` (0.25/0.5/1/2/4; 0.5 for 4K), ``ensemble``,
     ``device`` ("cpu", "cuda", "cuda:N"; default auto), ``fp16`` (half precision: float16 on CUDA,
     bfloat16 convolutions on CPUs with AVX512-BF16/AMX).  ``sc``/``sc_threshold``:
     scene cuts repeat the nearest source frame instead of morphing.  ``dedup``/``dedup_threshold``: re-time

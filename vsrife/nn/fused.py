@@ -35,9 +35,9 @@ class _Level(ctypes.Structure):
                 ("mask", ctypes.c_int)]
 
 
-def library_pattern(platform: str = sys.platform) -> str:
-    """File name pattern of the compiled library on ``platform`` (a ``sys.platform`` value)."""
-    return "_fused*.dll" if platform == "win32" else "_fused*.so"
+def library_pattern(platform: str | None = None) -> str:
+    """File name pattern of the compiled library on ``platform`` (a ``sys.platform`` value; default: this one)."""
+    return "_fused*.dll" if (platform or sys.platform) == "win32" else "_fused*.so"
 
 
 def library_path() -> Path | None:

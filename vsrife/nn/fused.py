@@ -93,11 +93,11 @@ def set_isa(level: int) -> int:
     """Make the kernels run the build for ``level`` (0, 3 or 4; -1: the CPU's best) in this process.
 
     For tests and benchmarks of the lower builds on a CPU that has the higher ones.  Returns the level in
-    effect; raises InputError (a ValueError) when this CPU cannot run ``level``, RuntimeError without the library.
+    effect; raises InputError (a ValueError) when this CPU cannot run ``level``, KernelError without the library.
     """
     lib = _lib()
     if lib is None:
-        raise RuntimeError("vsrife.nn.fused.set_isa: the fused kernels are not built or are switched off")
+        raise KernelError("the fused kernels are not built or are switched off", "vsrife.nn.fused.set_isa")
     got = int(lib.vsrife_set_isa(int(level)))
     if got < 0:
         raise InputError(f"level must be -1 (the CPU's best), 0, 3 or 4, and one this CPU runs (4 needs AVX-512, "

@@ -1,9 +1,11 @@
-# vsrife developer tasks.  `make test` is what CI runs (.ci/run).
-#   make setup  - create .venv (Python 3.12), pip install -e '.[test,bench,cluster]', ffmpeg + mkvtoolnix
-#                 (apt, as root), fetch model 4.25 and the test footage
+# vsrife (PyPI: vapoursynth-rife) developer tasks.  `make test` is what CI runs (.ci/run).
+#   make setup  - create .venv (Python 3.12), pip install -e '.[test,bench,cluster]', ffmpeg + mkvtoolnix +
+#                 mingw-w64 (apt, as root), fetch model 4.25 and the test footage
 #   make test   - the test suite;   make demo - out/demo_2x.mkv;   make bench
 #   make lint   - ruff, mypy (pyproject.toml) and the layering contract (tools/check_layers.py)
 #   make gpu-check - the CUDA tests, a CUDA benchmark and frame-transfer timings (< 5 min; one line without CUDA)
+#   make wheel  - dist/: the sdist and the manylinux wheel (auditwheel-checked); see docs/release.md
+#   make wheel-windows - dist/: the win_amd64 wheel, cross-compiled with mingw-w64
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -21,7 +23,7 @@ find_python = $(shell for p in $$(command -v python3.12 || true) /root/.pyenv/ve
 	if [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	echo "$$p"; break; fi; done)
 
-.PHONY: setup test demo bench lint gpu-check
+.PHONY: setup test demo bench lint gpu-check wheel wheel-windows print-python
 
 $(PY):
 	@py="$(find_python)"; \
@@ -29,6 +31,8 @@ $(PY):
 	echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
 
 $(MARKER): $(INSTALL_INPUTS) | $(PY)
+	@# an install from before the rename (distribution "vsrife", the same files) would shadow this one
+	$(PY) -m pip uninstall -y -q vsrife 2>/dev/null || true
 	$(PY) -m pip install -e '.[test,bench,cluster]'
 	$(VENV)/bin/vapoursynth config
 	test -f $@ && touch $@
@@ -39,6 +43,11 @@ setup: $(MARKER)
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y $$missing; \
 		else echo "make setup: missing$$missing and we are not root; install: $$missing" >&2; exit 1; fi; \
+	fi
+	@# mingw-w64 cross-compiles the Windows wheel (make wheel-windows; its test skips without it)
+	@if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y gcc-mingw-w64-x86-64; \
+		else echo "make setup: note: no mingw-w64 (apt-get install gcc-mingw-w64-x86-64); Windows wheel tests skip" >&2; fi; \
 	fi
 	$(PY) -m vsrife models fetch 4.25 footage
 
@@ -65,6 +74,16 @@ GPU_PY := $(if $(wildcard $(PY)),$(PY),python3)
 gpu-check:
 	@mkdir -p out
 	$(GPU_PY) -m vsrife.dev.gpucheck --out out/gpu-check.md
+
+wheel: $(MARKER)
+	$(PY) tools/wheel.py linux --out dist
+
+wheel-windows: $(MARKER)
+	$(PY) tools/wheel.py windows --out dist
+
+# the Python 3.12 that `make setup` uses (tests create fresh venvs with it)
+print-python:
+	@echo "$(find_python)"
 
 lint: $(MARKER)
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import vsrife
 from vsrife.cli import build_parser, main
 from vsrife.dev import visualize
 
@@ -217,6 +218,9 @@ def test_info_no_measure_and_bad_input(media, capsys):
     out = capsys.readouterr().out
     assert "24 frames at 100/1" in out and "not measured" in out and "3.1" in out
     assert "plain model (no fast path for 3.1" in out
+    installed = next(line for line in out.splitlines() if line.startswith("installed:"))
+    assert f"vapoursynth-rife {vsrife.__version__} (pip install vapoursynth-rife)" in installed
+    assert "core.rife.RIFE is vsrife's plugin (com.vsrife.rife)" in installed
     rc = main(["info", str(media["garbage"])])
     one_line_error(capsys, rc, "cannot read input")
 
@@ -260,6 +264,13 @@ def test_flow_colour_wheel_directions():
     assert np.allclose(over, np.round(right * 0.75), atol=1)  # beyond max_radius: darker
     legend = visualize.wheel_legend(33)
     assert (legend[16, 16] == 255).all() and legend[16, 32, 0] > 200  # white centre, red to the right
+
+
+def test_version_names_the_distribution(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vsrife {vsrife.__version__} (distribution vapoursynth-rife)"
 
 
 def test_every_command_help_has_examples(capsys):

@@ -143,6 +143,42 @@ def test_pre_shuffle_and_bf16_block_outputs_read_in_place() -> None:
     assert fused.isa() in (0, 3, 4) and fused.reads_pre_shuffle() == (fused.isa() == 4)
 
 
+def _random_case(seed: int, h: int = 64, w: int = 96):
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    x1 = torch.rand(1, 7, h, w, generator=g).contiguous(memory_format=CL)
+    outs = [(torch.randn(1, 13, h // u, w // u, generator=g) * 4, float(u)) for u in (8, 4, 2)]
+    return x0, x1, outs
+
+
+def test_every_isa_build_gives_the_same_frame() -> None:
+    """The baseline, AVX2 and AVX-512 builds in the one library (those this CPU runs) agree to float rounding.
+
+    The wheel ships one library for all x86-64 CPUs: this runs the lower builds that a CPU with the higher ones
+    would never pick on its own, and checks that asking for a build the CPU lacks is refused.
+    """
+    x0, x1, outs = _random_case(8)
+    best = fused.isa()
+    levels = [lv for lv in (0, 3, 4) if lv <= best]
+    results = {}
+    try:
+        for lv in levels:
+            assert fused.set_isa(lv) == lv and fused.isa() == lv
+            results[lv] = (fused.final(x0, x1, outs, True), fused.block_input(x0, x1, outs[:2], True, 8, 2, 0.5))
+    finally:
+        assert fused.set_isa(-1) == best
+    assert best in (3, 4), f"this machine's CPU has AVX2 at least (facts.md), yet isa() is {best}"
+    for lv in levels[1:]:
+        for got, ref in zip(results[lv], results[0], strict=True):
+            assert torch.allclose(got, ref, atol=2e-5), f"build {lv} differs from the baseline build"
+    with pytest.raises(ValueError, match="level must be"):
+        fused.set_isa(1)
+    if best < 4:
+        with pytest.raises(ValueError, match="level must be"):
+            fused.set_isa(4)
+    assert fused.isa() == best
+
+
 def test_non_finite_block_outputs_do_not_crash() -> None:
     """NaN/inf flows (a broken model file) give a frame, not a read outside the sources."""
     g = torch.Generator().manual_seed(7)

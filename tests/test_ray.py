@@ -4,7 +4,7 @@ Every Ray process runs inside a loopback-only network namespace (``unshare -n``;
 advertises the machine's outside address): the module's fixture re-executes tools/ray_cluster.py
 there, which starts a head and two worker nodes with token authentication on, runs the renders with
 their faults, and stops every Ray process it started by process id.  Needs root, unshare(1) and the
-``cluster`` extra (``pip install 'vsrife[cluster]'``, which ``make setup`` installs).
+``cluster`` extra (``pip install 'vapoursynth-rife[cluster]'``, which ``make setup`` installs).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _skip_reason() -> str | None:
     try:
         import ray  # noqa: F401
     except ImportError:
-        return "Ray is not installed (pip install 'vsrife[cluster]')"
+        return "Ray is not installed (pip install 'vapoursynth-rife[cluster]')"
     if os.geteuid() != 0:
         return "Ray tests run in a loopback-only network namespace (unshare -n), which needs root"
     if not shutil.which("unshare") or not shutil.which("ip"):

@@ -22,7 +22,7 @@ MAX_FUNCTION_LINES = 55
 
 # first component below vsrife/ -> layer rank
 LAYERS: dict[str, int] = {
-    "errors": 0, "settings": 0, "scenes": 0, "heap": 0,  # foundation: no vsrife imports but each other
+    "errors": 0, "settings": 0, "scenes": 0, "heap": 0, "install": 0,  # foundation: no vsrife imports but each other
     "nn": 1,  # architecture table, IFNet, CPU fast path and its kernels
     "weights": 2,  # catalog, cache, safe loading, detection
     "engine": 3,  # devices, padding, caching, streams (no VapourSynth)

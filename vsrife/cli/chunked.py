@@ -10,6 +10,7 @@ from pathlib import Path
 import vapoursynth as vs
 
 from ..errors import CLIError, VsrifeError
+from ..install import DIST
 from ..media import EncodeOptions, TimedSource
 from .common import fmt_time
 
@@ -37,7 +38,7 @@ def add_job_args(p: argparse.ArgumentParser) -> None:
                    help="local worker processes (default: cores / threads per worker)")
     g.add_argument("--ray", metavar="ADDRESS",
                    help="run the chunks as Ray tasks on the cluster at ADDRESS (host:port), or 'auto' for a "
-                        "local Ray; needs pip install 'vsrife[cluster]'")
+                        f"local Ray; needs pip install '{DIST}[cluster]'")
     g.add_argument("--restart", action="store_true",
                    help="discard the work folder of an earlier render with other settings and start over")
 

@@ -125,6 +125,14 @@ def _cpu_path(engine) -> str:
     return f"fast path, {conv} convolutions, {kernels}; this CPU {bf16} native bf16 (fp16=True)"
 
 
+def _install() -> str:
+    """Which distribution this is, its version and whether core.rife is ours (how to reinstall if not)."""
+    from ..install import DIST, __version__
+    from ..plugin.bind import status_message
+
+    return f"{DIST} {__version__} (pip install {DIST}); {status_message()}"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..vs.scenecut import SC_THRESHOLD
 
@@ -162,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if engine.device.type == "cpu":
         for m in _members(engine):
             rows.append(("cpu path" + (f" {m.weights.name}" if m is not engine else ""), _cpu_path(m)))
+    rows.append(("installed", _install()))
     if args.no_measure:
         rows.append(("time", "not measured (--no-measure)"))
     else:

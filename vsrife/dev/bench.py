@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -136,14 +135,31 @@ def time_eager(footage: Path, w: int, h: int, scale: float, runs: int, start: in
             t = time.perf_counter()
             net(frames[i], frames[i + 1], 0.5, scale=scale)
             res.seconds.append(time.perf_counter() - t)
-    res.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res.peak_rss_mb = peak_rss_mb()
     return res
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB; None where there is no ``resource`` module (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 # -- filters through vspipe ---------------------------------------------------------------------------
 SCRIPT = r'''
-import json, resource, sys, time
+import json, sys, time
 import vapoursynth as vs
+def peak_rss_mb():  # as vsrife.dev.bench.peak_rss_mb (not imported: only some contenders import vsrife)
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 core = vs.core
 cfg = json.loads(open(CFG_PATH).read())
 t_start = time.perf_counter()
@@ -182,8 +198,7 @@ need = 2 * cfg["pairs"]
 def stamp(n, f):
     stamps.append(time.perf_counter())
     if len(stamps) == need:
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        json.dump({"stamps": sorted(stamps), "start": t_start, "rss_kb": rss}, open(cfg["result"], "w"))
+        json.dump({"stamps": sorted(stamps), "start": t_start, "rss_mb": peak_rss_mb()}, open(cfg["result"], "w"))
     return f
 out[:need].std.ModifyFrame(out[:need], stamp).set_output()
 '''
@@ -226,8 +241,8 @@ def run_filter(kind: str, footage: Path, w: int, h: int, scale: float, runs: int
         st = data["stamps"]
         t0 = st[2 * warmup - 1] if warmup else data["start"]
         res.seconds.append((st[-1] - t0) / (pairs - warmup))
-        rss.append(data["rss_kb"] / 1024)
-    res.peak_rss_mb = max(rss)
+        rss.append(data["rss_mb"])
+    res.peak_rss_mb = None if None in rss else max(rss)
     return res
 
 

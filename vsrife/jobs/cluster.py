@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import JobError
+from ..install import DIST
 from .chunks import Chunk
 from .events import Event, Failed, Finished, Progress, Started
 from .segment import SegmentInfo, render_segment, segment_name
@@ -37,7 +38,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise JobError("--ray needs Ray: pip install 'vsrife[cluster]'") from None
+        raise JobError(f"--ray needs Ray: pip install '{DIST}[cluster]'") from None
     return ray
 
 

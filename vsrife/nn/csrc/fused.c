@@ -20,18 +20,36 @@
  * row of 16-float slots (flow 0-3, mask 4, features 5-12), so every tap is one 16-wide multiply-add; the
  * sampling and accumulation loops have compile-time channel counts for the 4.25 (7-channel sources) and
  * 4.0 (3-channel) layouts.
+ *
+ * ISA levels: with GCC on x86-64 each exported kernel is compiled three times (x86-64-v4: AVX-512,
+ * x86-64-v3: AVX2/FMA, and baseline x86-64) and dispatched at run time on the CPU's features, so one library
+ * serves every x86-64 CPU (no -march flags needed, none wanted in a distributed wheel).  The dispatch is our own
+ * (a switch on vsrife_isa()) rather than target_clones, which needs ELF ifuncs: the same code builds for Windows
+ * (mingw-w64), and vsrife_set_isa() lets tests run the lower builds on a CPU that has the higher ones.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define VSRIFE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(VSRIFE_NOCLONES)
+#define VSRIFE_DISPATCH 1
+#define ON_V4 __attribute__((target("arch=x86-64-v4")))
+#define ON_V3 __attribute__((target("arch=x86-64-v3")))
 #else
-#define VSRIFE_CLONES
+#define VSRIFE_DISPATCH 0
 #endif
 
+#ifdef _WIN32
+#include <malloc.h>
+#define EXPORT __declspec(dllexport)
+/* the Windows C runtime has no aligned_alloc; _aligned_malloc blocks must be freed with _aligned_free */
+#define ALIGNED_ALLOC(align, size) _aligned_malloc((size), (align))
+#define ALIGNED_FREE(p) _aligned_free(p)
+#else
 #define EXPORT __attribute__((visibility("default")))
+#define ALIGNED_ALLOC(align, size) aligned_alloc((align), (size))
+#define ALIGNED_FREE(p) free(p)
+#endif
 #define INLINE static inline __attribute__((always_inline))
 #define SLOT 16 /* floats per full-resolution point in the flow row: 4 flow, 1 mask, up to 11 features */
 
@@ -79,8 +97,8 @@ typedef struct {
 } Flow;
 
 static void flow_free(Flow *F) {
-    free(F->row);
-    free(F->v);
+    ALIGNED_FREE(F->row);
+    ALIGNED_FREE(F->v);
     free(F->c0);
     free(F->c1);
     free(F->cw);
@@ -96,8 +114,8 @@ static int flow_init(Flow *F, int nlev, const Level *lev, int acc, int nfeat, co
     F->nq = nq;
     int maxw = 1;
     for (int k = 0; k < nlev; k++) maxw = lev[k].w > maxw ? lev[k].w : maxw;
-    F->row = aligned_alloc(64, sizeof(float) * SLOT * (size_t)maxw);
-    F->v = aligned_alloc(64, sizeof(float) * SLOT * (size_t)nq);
+    F->row = ALIGNED_ALLOC(64, sizeof(float) * SLOT * (size_t)maxw);
+    F->v = ALIGNED_ALLOC(64, sizeof(float) * SLOT * (size_t)nq);
     F->c0 = malloc(sizeof(int) * (size_t)nlev * nq);
     F->c1 = malloc(sizeof(int) * (size_t)nlev * nq);
     F->cw = malloc(sizeof(float) * (size_t)nlev * nq);
@@ -279,8 +297,8 @@ INLINE int block_input_body(const float *x0, const float *x1, int H, int W, cons
     size_t n = (size_t)H * W * C;
     int *cols = malloc(sizeof(int) * (size_t)nq);
     size_t w8 = (sizeof(v8) * (size_t)w + 63) / 64 * 64; /* aligned_alloc sizes are multiples of the alignment */
-    v8 *A = aligned_alloc(64, w8), *B = aligned_alloc(64, w8);
-    v16 *V = aligned_alloc(64, sizeof(v16) * (size_t)w);
+    v8 *A = ALIGNED_ALLOC(64, w8), *B = ALIGNED_ALLOC(64, w8);
+    v16 *V = ALIGNED_ALLOC(64, sizeof(v16) * (size_t)w);
     Flow F;
     int rc = -1;
     if (!cols || !A || !B || !V) goto done;
@@ -353,19 +371,19 @@ INLINE int block_input_body(const float *x0, const float *x1, int H, int W, cons
     rc = 0;
 done:
     free(cols);
-    free(A);
-    free(B);
-    free(V);
+    ALIGNED_FREE(A);
+    ALIGNED_FREE(B);
+    ALIGNED_FREE(V);
     return rc;
 }
 
 /* Which build of the kernels this CPU runs: 4 (x86-64-v4: AVX-512), 3 (x86-64-v3: AVX2/FMA) or 0 (baseline).
  * vsrife.fused asks it to choose layouts: the 16-lane two-source permutes that read pre-shuffle block outputs
  * are single instructions only with AVX-512. */
-EXPORT int vsrife_isa(void) {
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(VSRIFE_NOCLONES)
+static int cpu_isa(void) {
+#if VSRIFE_DISPATCH
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return 4; /* the same tests as the clones' resolver */
+    if (__builtin_cpu_supports("x86-64-v4")) return 4;
     if (__builtin_cpu_supports("x86-64-v3")) return 3;
     return 0;
 #elif defined(__AVX512F__)
@@ -377,14 +395,35 @@ EXPORT int vsrife_isa(void) {
 #endif
 }
 
+static int chosen_isa = -1; /* the build the kernels dispatch to; -1 until the first call */
+
+EXPORT int vsrife_isa(void) {
+    int level = __atomic_load_n(&chosen_isa, __ATOMIC_RELAXED);
+    if (level < 0) {
+        level = cpu_isa();
+        __atomic_store_n(&chosen_isa, level, __ATOMIC_RELAXED);
+    }
+    return level;
+}
+
+/* Run the build for `level` (0, 3 or 4; -1: this CPU's best) from now on, e.g. to test the lower builds.
+ * Returns the level in effect, or -1 (nothing changed) when this CPU or this library cannot run `level`. */
+EXPORT int vsrife_set_isa(int level) {
+    int best = cpu_isa();
+    if (level == -1) level = best;
+    if (level != 0 && level != 3 && level != 4) return -1;
+    if (level > best || (!VSRIFE_DISPATCH && level != best)) return -1;
+    __atomic_store_n(&chosen_isa, level, __ATOMIC_RELAXED);
+    return level;
+}
+
 /* The next block's input rows [y0, y1) at 1/s of the full size (H, W); out is NHWC [h][w][cin], cin = 2C+6+nfeat,
  * float32 or (out_bf16) bfloat16.
  * Channel order: w0 (C: the source's channels), w1 (C), flow / s (4), mask, features (nfeat), t; FastV4
  * permutes the first convolution's input channels to match.  Returns 0, -1 when out of memory, -2 for
  * unsupported sizes. */
-EXPORT VSRIFE_CLONES int vsrife_block_input(const float *x0, const float *x1, int H, int W, int C, int nlev,
-                                            const Level *lev, int acc, int nfeat, int s, float t, void *out,
-                                            int out_bf16, int y0, int y1) {
+INLINE int block_input_any(const float *x0, const float *x1, int H, int W, int C, int nlev, const Level *lev,
+                           int acc, int nfeat, int s, float t, void *out, int out_bf16, int y0, int y1) {
     if (C < 3 || C > 8 || nfeat > SLOT - 6 || nlev < 1) return -2;
     for (int k = 0; k < nlev; k++)
         if (lev[k].c < (k == nlev - 1 ? 5 + nfeat : 5)) return -2;
@@ -434,12 +473,50 @@ INLINE int final_body(const float *x0, const float *x1, int H, int W, const int 
 
 /* The interpolated frame rows [y0, y1): out is NCHW [3][H][W]; sources have C >= 3 channels (RGB first).
  * Flow and mask are the sum over the levels times `gain` (0.5 averages a forward and a reversed pass). */
-EXPORT VSRIFE_CLONES int vsrife_final(const float *x0, const float *x1, int H, int W, int C, int nlev,
-                                      const Level *lev, int acc, float gain, float *out, int y0, int y1) {
+INLINE int final_any(const float *x0, const float *x1, int H, int W, int C, int nlev, const Level *lev, int acc,
+                     float gain, float *out, int y0, int y1) {
     if (C < 3 || C > 8 || nlev < 1) return -2;
     for (int k = 0; k < nlev; k++)
         if (lev[k].c < 5) return -2;
     if (C == 7) return final_body(x0, x1, H, W, 7, nlev, lev, acc, gain, out, y0, y1);
     if (C == 3) return final_body(x0, x1, H, W, 3, nlev, lev, acc, gain, out, y0, y1);
     return final_body(x0, x1, H, W, C, nlev, lev, acc, gain, out, y0, y1);
+}
+
+/* One copy of each kernel per ISA level (the bodies above are inlined into each), and the exported entry points
+ * that pick one by vsrife_isa(). */
+#define BI_PARAMS                                                                                             \
+    (const float *x0, const float *x1, int H, int W, int C, int nlev, const Level *lev, int acc, int nfeat,   \
+     int s, float t, void *out, int out_bf16, int y0, int y1)
+#define BI_ARGS (x0, x1, H, W, C, nlev, lev, acc, nfeat, s, t, out, out_bf16, y0, y1)
+#define FI_PARAMS                                                                                             \
+    (const float *x0, const float *x1, int H, int W, int C, int nlev, const Level *lev, int acc, float gain,  \
+     float *out, int y0, int y1)
+#define FI_ARGS (x0, x1, H, W, C, nlev, lev, acc, gain, out, y0, y1)
+
+#if VSRIFE_DISPATCH
+ON_V4 static int block_input_v4 BI_PARAMS { return block_input_any BI_ARGS; }
+ON_V3 static int block_input_v3 BI_PARAMS { return block_input_any BI_ARGS; }
+ON_V4 static int final_v4 FI_PARAMS { return final_any FI_ARGS; }
+ON_V3 static int final_v3 FI_PARAMS { return final_any FI_ARGS; }
+#endif
+
+EXPORT int vsrife_block_input BI_PARAMS {
+#if VSRIFE_DISPATCH
+    switch (vsrife_isa()) {
+    case 4: return block_input_v4 BI_ARGS;
+    case 3: return block_input_v3 BI_ARGS;
+    }
+#endif
+    return block_input_any BI_ARGS;
+}
+
+EXPORT int vsrife_final FI_PARAMS {
+#if VSRIFE_DISPATCH
+    switch (vsrife_isa()) {
+    case 4: return final_v4 FI_ARGS;
+    case 3: return final_v3 FI_ARGS;
+    }
+#endif
+    return final_any FI_ARGS;
 }

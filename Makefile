@@ -33,6 +33,7 @@ $(PY):
 $(MARKER): $(INSTALL_INPUTS) | $(PY)
 	@# an install from before the rename (distribution "vsrife", the same files) would shadow this one
 	$(PY) -m pip uninstall -y -q vsrife 2>/dev/null || true
+	rm -rf vsrife.egg-info
 	$(PY) -m pip install -e '.[test,bench,cluster]'
 	$(VENV)/bin/vapoursynth config
 	test -f $@ && touch $@

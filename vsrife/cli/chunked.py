@@ -11,8 +11,8 @@ import vapoursynth as vs
 
 from ..errors import CLIError, VsrifeError
 from ..install import DIST
+from ..jobs.progress import fmt_time
 from ..media import EncodeOptions, TimedSource
-from .common import fmt_time
 
 __all__ = ["AUTO_CHUNKED_FRAMES", "add_job_args", "run_chunked", "wants_chunks"]
 

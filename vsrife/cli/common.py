@@ -182,12 +182,3 @@ def describe_rate(fps: Fraction) -> str:
         return "variable"
     return f"{fps.numerator}/{fps.denominator} ({float(fps):.3f} fps)"
 
-
-def fmt_time(seconds: float) -> str:
-    """H:MM:SS (or M:SS) for durations and ETAs."""
-    if seconds != seconds or seconds == float("inf"):
-        return "--:--"
-    s = round(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

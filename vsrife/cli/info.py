@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
+from ..jobs.progress import fmt_time
 from ..media.source import TimedSource
 from .common import (
     add_filter_args,
     build_filter,
     describe_rate,
     filter_kwargs,
-    fmt_time,
     open_timed_source,
     plan_filter,
     timeline_kwargs,

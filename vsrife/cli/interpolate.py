@@ -22,6 +22,7 @@ import vapoursynth as vs
 
 from .. import settings
 from ..errors import MediaError
+from ..jobs.progress import fmt_time
 from ..media import EncodeOptions, FFmpegPipe, TimedSource, encode_command, find_tool, finish, start_offset
 from ..media.tools import ffprobe_for
 from ..media.y4m import for_y4m, header, write_frame
@@ -33,7 +34,6 @@ from .common import (
     build_filter,
     describe_rate,
     filter_kwargs,
-    fmt_time,
     open_timed_source,
     parse_rate,
     plan_filter,

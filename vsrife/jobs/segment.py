@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from ..errors import MediaError
 from ..media.encode import EncodeOptions, FFmpegPipe, encode_command
 from ..media.tools import ffprobe_for
 from ..media.y4m import write_frame
+from ..weights.cache import sha256_file as sha256_of
 from .spec import JobSpec, output_clip
 
 __all__ = ["SUFFIXES", "SegmentInfo", "count_frames", "pick_container", "render_segment", "segment_name", "sha256_of"]
@@ -51,13 +51,6 @@ class SegmentInfo:
 def segment_name(index: int, suffix: str) -> str:
     return f"{index:05d}{suffix}"
 
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def count_frames(path: Path, ffmpeg: str, decode: bool = True) -> int | None:

@@ -64,9 +64,11 @@ def sweep(args: argparse.Namespace) -> None:
     samples = ce.load_samples(log=print)
     print(f"{len(samples)} samples", flush=True)
     todo: list[ev.Method] = [ev.BASELINES[b]() for b in BASELINES] + methods(SINGLE)
+    todo = [m for m in todo if not args.only or m.name in args.only]
     ce.evaluate_corpus(samples, todo, cache=args.cache, log=lambda s: print(s, flush=True))
     small = [s for s in samples if corpus.clip(s.clip).size_wh[1] <= SMALL]
-    ce.evaluate_corpus(small, methods(SMALL_ONLY), cache=args.cache, log=lambda s: print(s, flush=True))
+    extra = [m for m in methods(SMALL_ONLY) if not args.only or m.name in args.only]
+    ce.evaluate_corpus(small, extra, cache=args.cache, log=lambda s: print(s, flush=True))
 
 
 def fusions(args: argparse.Namespace) -> None:
@@ -104,6 +106,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=("sweep", "fusions", "speed", "report"))
     p.add_argument("--cache", type=Path, default=cache_dir() / "quality")
+    p.add_argument("--only", type=lambda s: s.split(","), default=None,
+                   help="comma list of labels to run (default: all); the others are neither run nor scored")
     args = p.parse_args()
     if args.step == "report":
         from corpus_report import report

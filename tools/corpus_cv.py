@@ -112,7 +112,8 @@ def main() -> int:
     if args.step == "report":
         from corpus_report import report
 
-        report(args.cache, SINGLE, SMALL_ONLY, FUSIONS, OFFLINE_SETS, BASELINES, SMALL)
+        report(args.cache, {"single": SINGLE, "small_only": SMALL_ONLY, "fusions": FUSIONS,
+                            "offline_sets": OFFLINE_SETS, "baselines": BASELINES, "small": SMALL})
     else:
         {"sweep": sweep, "fusions": fusions, "speed": speed}[args.step](args)
     return 0

@@ -1,13 +1,15 @@
 """The tables of docs/quality.md from what tools/corpus_cv.py left in its cache (``report`` step).
 
 Scores: a clip's PSNR is the mean of its two task means (t = 1/2; t = 1/3, 2/3), the corpus score the
-mean over clips.  Leave-one-clip-out: the setting for clip k is the one with the best mean over the other
-clips, among the candidates within the speed budget; its score on clip k counts.
+mean over clips.  Leave-one-clip-out: the setting for clip k is the one with the best mean PSNR over the
+other clips, among the candidates within the speed budget; its scores on clip k (PSNR, SSIM Y and the PSNR
+of each task) count.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
 DEFAULT_BUDGET, BEST_BUDGET = 2.0, 5.0
 REF = "4.25"  # a single 4.25 pass (no ensemble): the unit of the budgets
+CURRENT = "4.25 ens"  # the default before this cross-validation
+METRICS = ("psnr", "ssim", "1/2", "1/3,2/3")  # mean PSNR, mean SSIM Y, PSNR per task
+Scores = dict[str, dict[str, dict[str, float]]]  # metric -> method -> clip -> score
 
 
 def _results(cache: Path, samples: list[ce.Sample], m: ev.Method) -> list[ce.CorpusResult]:
@@ -33,19 +38,24 @@ def _results(cache: Path, samples: list[ce.Sample], m: ev.Method) -> list[ce.Cor
     return res
 
 
+def _mean_frames(cache: Path, members: Sequence[str], clip: str) -> dict[str, np.ndarray]:
+    """The mean of the members' cached uint8 frames of one clip (what model="a+b" does, up to rounding)."""
+    zs = [np.load(cache / ce._slug(m) / f"{clip}.npz") for m in members]
+    return {k: np.round(np.mean([z[k].astype(np.float32) for z in zs], 0)).astype(np.uint8) for k in zs[0].files}
+
+
 def _offline(cache: Path, samples: list[ce.Sample], members: Sequence[str]) -> list[ce.CorpusResult]:
-    """The mean of the members' cached uint8 frames, scored (what model="a+b" does, up to rounding)."""
+    """The plain mean of the members' cached frames, scored."""
     name = "mean of " + " + ".join(members)
     f = cache / "offline" / (ce._slug(name) + ".json")
     if f.is_file():
         return [ce.CorpusResult(**r) for r in json.loads(f.read_text())]
     out = []
     for clip in dict.fromkeys(s.clip for s in samples):
-        zs = [np.load(cache / ce._slug(m) / f"{clip}.npz") for m in members]
+        got = _mean_frames(cache, members, clip)
         for s in (s for s in samples if s.clip == clip):
             for k, truth in enumerate(s.truths):
-                key = f"{s.key}/{k}"
-                img = np.round(np.mean([z[key].astype(np.float32) for z in zs], 0)).astype(np.uint8)
+                img = got[f"{s.key}/{k}"]
                 out.append(ce.CorpusResult(clip, s.task, s.start + k + 1, name, ev.psnr(img, truth),
                                            ev.ssim_y(img, truth), float("nan")))
     f.parent.mkdir(exist_ok=True)
@@ -53,16 +63,28 @@ def _offline(cache: Path, samples: list[ce.Sample], members: Sequence[str]) -> l
     return out
 
 
-def _policies(scores: dict[str, dict[str, float]], singles: Sequence[str], small_x: Sequence[str],
-              small: int) -> dict[str, dict[str, float]]:
-    """Per-resolution policies: X on clips up to ``small`` lines, Y on the others (X != Y)."""
+def _scores(results: dict[str, list[ce.CorpusResult]]) -> Scores:
+    out: Scores = {m: {} for m in METRICS}
+    for n, r in results.items():
+        out["psnr"][n] = ce.clip_scores(r)[n]
+        out["ssim"][n] = ce.clip_scores(r, "ssim")[n]
+        for task in ce.TASKS:
+            out[task][n] = ce.clip_scores([x for x in r if x.task == task])[n]
+    return out
+
+
+def _add_policies(sc: Scores, singles: Sequence[str], small_x: Sequence[str], small: int) -> list[str]:
+    """Per-resolution policies "X (h<=small) / Y": X on clips up to ``small`` lines, Y on the others."""
     height = {c.name: c.size_wh[1] for c in corpus.CLIPS}
-    out = {}
+    names = []
     for x in [*singles, *small_x]:
         for y in singles:
             if x != y:
-                out[f"{x} (h<={small}) / {y}"] = {c: scores[x if height[c] <= small else y][c] for c in scores[y]}
-    return out
+                name = f"{x} (h<={small}) / {y}"
+                names.append(name)
+                for per in sc.values():
+                    per[name] = {c: per[x if height[c] <= small else y][c] for c in per[y]}
+    return names
 
 
 def _cost(name: str, speed: dict[str, list[float]]) -> float:
@@ -73,16 +95,32 @@ def _cost(name: str, speed: dict[str, list[float]]) -> float:
     return speed[key][0] / speed[REF][0] if key in speed else float("nan")
 
 
+def _cv(sc: Scores, cands: Sequence[str]) -> tuple[dict[str, float], dict[str, tuple[str, float]]]:
+    """Leave-one-clip-out on the mean PSNR; every metric of the setting chosen for clip k, on clip k."""
+    _, picks = ce.loco(sc["psnr"], cands)
+    return {m: float(np.mean([sc[m][p][c] for c, (p, _) in picks.items()])) for m in METRICS}, picks
+
+
 def _fmt_cv(title: str, picks: dict[str, tuple[str, float]], cv: float, scores: dict, ref: Sequence[str]) -> str:
-    clips = list(picks)
     lines = [f"**{title}: cross-validated mean {cv:.2f} dB**", "",
              "| held-out clip | chosen without it | its PSNR there | " + " | ".join(ref) + " |",
              "|---|---|---:|" + "---:|" * len(ref)]
-    for c in clips:
-        lines.append(f"| {c} | {picks[c][0]} | {picks[c][1]:.2f} | "
-                     + " | ".join(f"{scores[r][c]:.2f}" for r in ref) + " |")
+    for c, (p, v) in picks.items():
+        lines.append(f"| {c} | {p} | {v:.2f} | " + " | ".join(f"{scores[r][c]:.2f}" for r in ref) + " |")
     lines.append(f"| **mean** | | **{cv:.2f}** | " + " | ".join(f"{ce.mean_over_clips(scores[r]):.2f}" for r in ref)
                  + " |")
+    return "\n".join(lines)
+
+
+def _summary(rows: dict[str, dict[str, float]], costs: dict[str, float]) -> str:
+    """Cross-validated choices next to every single setting and baseline: means over clips."""
+    ref = rows[CURRENT]["psnr"]
+    lines = [f"| setting | **mean PSNR** | vs {CURRENT} | mean SSIM Y | t=1/2 | t=1/3,2/3 | x 4.25 (720p) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for n, r in rows.items():
+        cost = costs.get(n, float("nan"))
+        lines.append(f"| {n} | **{r['psnr']:.2f}** | {r['psnr'] - ref:+.2f} | {r['ssim']:.4f} | {r['1/2']:.2f} | "
+                     f"{r['1/3,2/3']:.2f} | {'' if np.isnan(cost) else f'{cost:.2f}'} |")
     return "\n".join(lines)
 
 
@@ -97,80 +135,98 @@ def _single_table(results: dict[str, list[ce.CorpusResult]], speed: dict, names:
     return "\n".join(out)
 
 
-def report(cache: Path, single: dict, small_only: dict, fusions: dict, offline_sets: list, baselines: Sequence[str],
-           small: int) -> None:
-    samples = ce.load_samples(log=print)
-    speed = json.loads((cache / "speed.json").read_text())
-    methods = [ev.BASELINES[b]() for b in baselines] + [ev.RifeMethod(kw, n) for n, kw in {**single, **fusions}.items()]
-    results = {m.name: _results(cache, samples, m) for m in methods}
-    small_samples = [s for s in samples if corpus.clip(s.clip).size_wh[1] <= small]
-    for n, kw in small_only.items():
-        results[n] = _results(cache, small_samples, ev.RifeMethod(kw, n))
-    for members in offline_sets:
-        r = _offline(cache, samples, members)
-        results[r[0].method] = r
-    ps = {n: ce.clip_scores(r)[n] for n, r in results.items()}
-    pol = _policies(ps, list(single), list(small_only), small)
-    singles = list(single)
-    within = [n for n in singles if _cost(n, speed) <= DEFAULT_BUDGET]
-    cands = within + [p for p in pol if _cost(p, speed) <= DEFAULT_BUDGET]
-    cv_def, picks_def = ce.loco({**ps, **pol}, cands)
-    cv_all, picks_all = ce.loco({**ps, **pol}, singles + list(pol))
-    fuse = [n for n in results if n.startswith("mean of ") or n in fusions]
-    fuse_ok = [n for n in fuse if _cost(n, speed) <= BEST_BUDGET] + singles
-    cv_best, picks_best = ce.loco(ps, fuse_ok)
-    ref = [n for n in ("4.25", "4.25 ens") if n in ps]
-    best_single = max(singles, key=lambda n: ce.mean_over_clips(ps[n]))
-    parts = {
-        "single": _single_table(results, speed, [*baselines, *singles]),
-        "cv_default": _fmt_cv(f"default within {DEFAULT_BUDGET:g}x a 4.25 pass ({len(cands)} candidates: "
-                              f"{', '.join(within)} and per-resolution policies of them)", picks_def, cv_def, ps, ref),
-        "cv_unbounded": _fmt_cv("any single setting or policy, no budget", picks_all, cv_all, ps, ref),
-        "fusion": _fusion_table(results, ps, speed, fuse, best_single),
-        "cv_best": _fmt_cv(f"best fusion within {BEST_BUDGET:g}x", picks_best, cv_best, ps, [best_single, *ref]),
-    }
-    IMG.mkdir(parents=True, exist_ok=True)
-    for k, v in parts.items():
-        (IMG / f"corpus_{k}.md").write_text(v + "\n")
-        print(v, "\n")
-    summary = {"clip_psnr": ps, "speed": speed, "cv_default": [cv_def, picks_def], "cv_best": [cv_best, picks_best],
-               "cv_unbounded": [cv_all, picks_all], "best_single": best_single}
-    (IMG / "corpus_results.json").write_text(json.dumps(summary, indent=1))
-    _pictures(results, samples, cache, picks_def, picks_best, baselines)
+def _speed_table(speed: dict[str, list[float]]) -> str:
+    lines = ["| setting | s per 720p frame, t=1/2 | s per frame, multi=3 | x 4.25 |", "|---|---:|---:|---:|"]
+    for n, (half, third) in sorted(speed.items(), key=lambda kv: kv[1][0]):
+        lines.append(f"| {n} | {half:.2f} | {third:.2f} | {half / speed[REF][0]:.2f} |")
+    return "\n".join(lines)
 
 
-def _fusion_table(results: dict, ps: dict, speed: dict, fuse: Sequence[str], best_single: str) -> str:
+def _fusion_table(sc: Scores, speed: dict, fuse: Sequence[str], best_single: str) -> str:
     lines = ["| fusion | **mean PSNR** | vs best single | mean SSIM Y | t=1/2 | t=1/3,2/3 | x 4.25 (720p) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    base = ce.mean_over_clips(ps[best_single])
-    for n in sorted(fuse, key=lambda n: -ce.mean_over_clips(ps[n])):
-        r = results[n]
-        ss = ce.mean_over_clips(ce.clip_scores(r, "ssim")[n])
-        half, third = ce.task_scores(r, "1/2")[n], ce.task_scores(r, "1/3,2/3")[n]
-        m = ce.mean_over_clips(ps[n])
+    base = ce.mean_over_clips(sc["psnr"][best_single])
+    for n in sorted(fuse, key=lambda n: -ce.mean_over_clips(sc["psnr"][n])):
+        m, ss = (ce.mean_over_clips(sc[k][n]) for k in ("psnr", "ssim"))
+        half, third = (ce.mean_over_clips(sc[t][n]) for t in ce.TASKS)
         lines.append(f"| {n} | **{m:.2f}** | {m - base:+.2f} | {ss:.4f} | {half:.2f} | {third:.2f} | "
                      f"{_cost(n, speed):.1f} |")
     return "\n".join(lines)
 
 
+def _load(cache: Path, cfg: dict) -> tuple[list[ce.Sample], dict[str, list[ce.CorpusResult]]]:
+    """Every setting's scores: baselines, single settings, the small-clip candidates, the offline fusions."""
+    samples = ce.load_samples(log=print)
+    methods = [ev.BASELINES[b]() for b in cfg["baselines"]] + [ev.RifeMethod(kw, n) for n, kw in cfg["single"].items()]
+    results = {m.name: _results(cache, samples, m) for m in methods}
+    small_samples = [s for s in samples if corpus.clip(s.clip).size_wh[1] <= cfg["small"]]
+    for n, kw in cfg["small_only"].items():
+        results[n] = _results(cache, small_samples, ev.RifeMethod(kw, n))
+    for members in cfg["offline_sets"]:
+        r = _offline(cache, samples, members)
+        results[r[0].method] = r
+    return samples, results
+
+
+def report(cache: Path, cfg: dict) -> None:
+    """``cfg``: single, small_only, fusions (run through the filter), offline_sets, baselines, small (lines)."""
+    samples, results = _load(cache, cfg)
+    speed = json.loads((cache / "speed.json").read_text())
+    sc = _scores(results)
+    singles, fuse = list(cfg["single"]), [n for n in results if n.startswith("mean of ")]
+    pol = _add_policies(sc, singles, list(cfg["small_only"]), cfg["small"])
+    within = [n for n in singles if _cost(n, speed) <= DEFAULT_BUDGET]
+    cands = within + [p for p in pol if _cost(p, speed) <= DEFAULT_BUDGET]
+    cv_def, picks_def = _cv(sc, cands)
+    cv_all, picks_all = _cv(sc, singles + pol)
+    cv_best, picks_best = _cv(sc, [n for n in fuse if _cost(n, speed) <= BEST_BUDGET] + singles)
+    best_single = max(singles, key=lambda n: ce.mean_over_clips(sc["psnr"][n]))
+    ps, ref = sc["psnr"], [n for n in (REF, CURRENT) if n in sc["psnr"]]
+    rows = {f"**CV default** (within {DEFAULT_BUDGET:g}x)": cv_def, "CV, any single or policy": cv_all,
+            f"**CV best** (fusions within {BEST_BUDGET:g}x)": cv_best}
+    for n in sorted([*singles, *cfg["baselines"]], key=lambda n: -ce.mean_over_clips(ps[n])):
+        rows[n] = {m: ce.mean_over_clips(sc[m][n]) for m in METRICS}
+    parts = {
+        "summary": _summary(rows, {n: _cost(n, speed) for n in singles}),
+        "single": _single_table(results, speed, [*cfg["baselines"], *singles]),
+        "cv_default": _fmt_cv(f"default within {DEFAULT_BUDGET:g}x a 4.25 pass ({len(cands)} candidates: "
+                              f"{', '.join(within)} and per-resolution policies of them)", picks_def,
+                              cv_def["psnr"], ps, ref),
+        "cv_unbounded": _fmt_cv("any single setting or policy, no budget", picks_all, cv_all["psnr"], ps, ref),
+        "fusion": _fusion_table(sc, speed, fuse, best_single),
+        "cv_best": _fmt_cv(f"best fusion within {BEST_BUDGET:g}x", picks_best, cv_best["psnr"], ps,
+                           [best_single, *ref]),
+        "speed": _speed_table(speed),
+    }
+    IMG.mkdir(parents=True, exist_ok=True)
+    for k, v in parts.items():
+        (IMG / f"corpus_{k}.md").write_text(v + "\n")
+        print(v, "\n")
+    summary = {"clip_psnr": ps, "clip_ssim": sc["ssim"], "speed": speed, "cv_default": [cv_def, picks_def],
+               "cv_best": [cv_best, picks_best], "cv_unbounded": [cv_all, picks_all], "best_single": best_single,
+               "costs": {n: _cost(n, speed) for n in [*singles, *fuse]}}
+    (IMG / "corpus_results.json").write_text(json.dumps(summary, indent=1))
+    _pictures(results, samples, cache, picks_def, picks_best, cfg["baselines"])
+
+
 def _pictures(results: dict, samples: list[ce.Sample], cache: Path, picks_def: dict, picks_best: dict,
               baselines: Sequence[str]) -> None:
-    from collections import Counter
+    from PIL import Image
 
     default = Counter(p[0] for p in picks_def.values()).most_common(1)[0][0].split(" / ")[-1]
     best = Counter(p[0] for p in picks_best.values()).most_common(1)[0][0]
-    shown = [*baselines, "4.25", "4.25 ens", "hd ens", "3.1", default, best]
+    shown = [*baselines, "4.25", "4.25 ens", "4.6 ens", "hd ens", "3.1", default, best]
     rows = [r for n in dict.fromkeys(shown) if n in results for r in results[n]]
     ce.plot_clips(rows, IMG / "corpus_psnr.png", list(dict.fromkeys(n for n in shown if n in results)))
     for label, name in (("default", default), ("best", best)):
-        frames = {name: {}}
+        frames: dict[str, dict[str, np.ndarray]] = {name: {}}
         for clip in dict.fromkeys(s.clip for s in samples):
             if name.startswith("mean of "):
-                zs = [np.load(cache / ce._slug(m) / f"{clip}.npz") for m in name.removeprefix("mean of ").split(" + ")]
-                keys = zs[0].files
-                got = {k: np.round(np.mean([z[k].astype(np.float32) for z in zs], 0)).astype(np.uint8) for k in keys}
+                got = _mean_frames(cache, name.removeprefix("mean of ").split(" + "), clip)
             else:
                 with np.load(cache / ce._slug(name) / f"{clip}.npz") as z:
                     got = {k: z[k] for k in z.files}
             frames[name].update({f"{clip}/{k}": v for k, v in got.items()})
-        ce.worst_strip(results[name], frames, samples, name, IMG / f"corpus_worst_{label}.png", count=3)
+        path = ce.worst_strip(results[name], frames, samples, name, IMG / f"corpus_worst_{label}.png", count=3,
+                              tile=256)
+        Image.open(path).quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)  # keep the PNG small

@@ -10,7 +10,10 @@ warped inputs) and every rule fuses every member set:
 - ``agree T``: per-pixel weights exp(-d / T), d = the member's blurred distance to the members' median (3+ members).
 
 Writes ``<cache>/fusion_rules.json``: {rule: {member set: {clip: mean PSNR}}}.
-Usage: python tools/fusion_rules.py [--cache DIR]
+``--cv``: no computing; leave-one-clip-out over what the log holds (clips with all their samples), the
+plain mean against every rule, among the member sets within 5x a 4.25 pass (``<cache>/speed.json`` of
+tools/corpus_cv.py, or ``--speed``).
+Usage: python tools/fusion_rules.py [--cache DIR] [--cv [--speed FILE]]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -78,12 +82,62 @@ def rules(outs: list[dict], names: tuple[str, ...]) -> dict[str, torch.Tensor]:
     return got
 
 
+def _log_scores(log: Path) -> tuple[dict[str, dict[str, float]], set[str]]:
+    """``{"rule | set": {clip: mean PSNR}}`` (singles as ``"single | name"``) over the clips the log holds whole."""
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    per_clip = Counter(r["clip"] for r in recs)
+    whole = {c for c, n in per_clip.items() if n == len(corpus.clip(c).triplets)}
+    acc: dict[str, dict[str, list[float]]] = {}
+    for r in recs:
+        if r["clip"] in whole:
+            for rule, sets in r["psnr"].items():
+                for k, v in sets.items():
+                    acc.setdefault(f"{rule} | {k}", {}).setdefault(r["clip"], []).append(v)
+    return {k: {c: float(np.mean(v)) for c, v in per.items()} for k, per in acc.items()}, whole
+
+
+def rules_cv(log: Path, speed: dict[str, list[float]], budget: float = 5.0) -> str:
+    """Markdown: cross-validated t = 1/2 mean of each rule (its member set chosen without the held-out clip)."""
+    scores, whole = _log_scores(log)
+
+    def cost(key: str) -> float:
+        names = key.split(" | ")[1].split("+")
+        return sum(speed[n][0] for n in names) / speed["4.25"][0]
+
+    ok = [k for k in scores if cost(k) <= budget]
+    singles = [k for k in ok if k.startswith("single | ")]
+    rules = list(dict.fromkeys(k.split(" | ")[0] for k in ok if not k.startswith("single | ")))
+    lines = [f"t = 1/2 on {len(whole)} clips ({', '.join(sorted(whole))}); member sets within {budget:g}x a 4.25 "
+             "pass; the singles are candidates too.", "",
+             "| rule | CV mean PSNR | vs plain mean (CV) | best set (full mean) | its mean |", "|---|---:|---:|---|---:|"]
+    base, _ = ce.loco(scores, [k for k in ok if k.startswith("mean | ")] + singles)
+    for rule in rules:
+        mine = [k for k in ok if k.startswith(f"{rule} | ")]
+        cv, _ = ce.loco(scores, mine + singles)
+        top = max(mine, key=lambda k: np.mean(list(scores[k].values())))
+        lines.append(f"| {rule} | {cv:.3f} | {cv - base:+.3f} | {top.split(' | ')[1]} | "
+                     f"{np.mean(list(scores[top].values())):.3f} |")
+    for family in dict.fromkeys(r.split()[0] for r in rules if " " in r):  # the temperature chosen by the CV too
+        cv, _ = ce.loco(scores, [k for k in ok if k.startswith(f"{family} ")] + singles)
+        lines.append(f"| {family} (T chosen per held-out clip) | {cv:.3f} | {cv - base:+.3f} | | |")
+    every, picks = ce.loco(scores, ok)
+    lines += ["", f"Any rule and set (chosen per held-out clip): CV {every:.3f} dB ({every - base:+.3f} vs the plain "
+              f"mean); picks: {', '.join(f'{c}: {p}' for c, (p, _) in picks.items())}"]
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", type=Path, default=cache_dir() / "quality")
     p.add_argument("--clips", default=None, help="comma list (default: all)")
     p.add_argument("--out", default="fusion_rules.json")
+    p.add_argument("--cv", action="store_true", help="only the cross-validation of what the log holds")
+    p.add_argument("--speed", type=Path, default=None, help="speed.json of tools/corpus_cv.py speed")
     args = p.parse_args()
+    if args.cv:
+        speed = json.loads((args.speed or args.cache / "speed.json").read_text())
+        print(rules_cv(args.cache / (Path(args.out).stem + ".jsonl"), speed))
+        return 0
     clips = None if not args.clips else [corpus.clip(n) for n in args.clips.split(",")]
     samples = [s for s in ce.load_samples(clips, log=print) if s.task == "1/2"]
     engines = {n: Engine(model=m, ensemble=e) for n, (m, e) in MEMBERS.items()}

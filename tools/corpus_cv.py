@@ -49,10 +49,14 @@ BASELINES = ("blend", "mvtools", "minterpolate")
 # fusions run through the filter: label -> model string and ensemble (None: each member's default)
 FUSIONS: dict[str, dict] = {}
 # member sets fused offline from the cached frames of single settings (the mean of their uint8 frames)
-OFFLINE_SETS = [("4.25 ens", "hd"), ("4.25 ens", "hd ens"), ("4.25 ens", "3.1"), ("4.25 ens", "4.0"),
-                ("4.25", "4.0"), ("hd ens", "3.1"), ("4.0", "hd"), ("4.25 ens", "hd", "3.1"),
-                ("4.25 ens", "hd ens", "3.1"), ("4.25 ens", "hd", "4.0"), ("4.25 ens", "4.0", "3.1"),
-                ("4.25 ens", "hd ens", "3.1", "4.0")]
+OFFLINE_SETS = [
+    ("4.6 ens", "4.0 ens"), ("4.6 ens", "4.25 ens"), ("4.0 ens", "4.25 ens"), ("4.0 ens", "4.6"),
+    ("4.6 ens", "4.0 ens", "4.25"), ("4.0 ens", "4.25 ens", "4.6"), ("4.0 ens", "4.6", "4.25"),
+    ("4.6 ens", "4.0 ens", "4.25 ens"), ("4.0 ens", "3.1"), ("4.6 ens", "3.1"), ("4.0 ens", "4.6", "3.1"),
+    ("4.0 ens", "hd"), ("4.6 ens", "4.0 ens", "3.1"),
+    # the member sets of tools/fusion_rules.py (the rules beyond the mean are compared on them) and the old "best"
+    ("4.25 ens", "hd"), ("4.25 ens", "3.1"), ("4.25 ens", "hd", "3.1"), ("4.25 ens", "4.0", "3.1"),
+]
 SMALL = 300  # clips up to this height form the "small" class of the per-resolution policies
 
 

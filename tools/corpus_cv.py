@@ -48,6 +48,8 @@ BASELINES = ("blend", "mvtools", "minterpolate")
 
 # fusions run through the filter: label -> model string and ensemble (None: each member's default)
 FUSIONS: dict[str, dict] = {}
+# each fusion's members as labels of SINGLE: the report compares the filter's frames with their offline mean
+FUSION_OFFLINE: dict[str, tuple[str, ...]] = {}
 # member sets fused offline from the cached frames of single settings (the mean of their uint8 frames)
 OFFLINE_SETS = [
     ("4.6 ens", "4.0 ens"), ("4.6 ens", "4.25 ens"), ("4.0 ens", "4.25 ens"), ("4.0 ens", "4.6"),
@@ -76,7 +78,8 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def fusions(args: argparse.Namespace) -> None:
-    samples = ce.load_samples(log=print)
+    clips = None if not args.clips else [corpus.clip(n) for n in args.clips]
+    samples = ce.load_samples(clips, log=print)
     ce.evaluate_corpus(samples, methods(FUSIONS), cache=args.cache, log=lambda s: print(s, flush=True))
 
 
@@ -112,12 +115,15 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=cache_dir() / "quality")
     p.add_argument("--only", type=lambda s: s.split(","), default=None,
                    help="comma list of labels to run (default: all); the others are neither run nor scored")
+    p.add_argument("--clips", type=lambda s: s.split(","), default=None,
+                   help="fusions: only these clips (a sub-sample; the report compares them with the offline mean)")
     args = p.parse_args()
     if args.step == "report":
         from corpus_report import report
 
         report(args.cache, {"single": SINGLE, "small_only": SMALL_ONLY, "fusions": FUSIONS,
-                            "offline_sets": OFFLINE_SETS, "baselines": BASELINES, "small": SMALL})
+                            "offline_sets": OFFLINE_SETS, "fusion_offline": FUSION_OFFLINE,
+                            "baselines": BASELINES, "small": SMALL})
     else:
         {"sweep": sweep, "fusions": fusions, "speed": speed}[args.step](args)
     return 0

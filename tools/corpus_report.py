@@ -154,6 +154,25 @@ def _fusion_table(sc: Scores, speed: dict, fuse: Sequence[str], best_single: str
     return "\n".join(lines)
 
 
+def _filter_check(cache: Path, samples: list[ce.Sample], cfg: dict, ps: dict[str, dict[str, float]]) -> str:
+    """The fusions run through the filter (on the clips their cache holds) against the offline mean of their members."""
+    lines = ["| through the filter | clip | PSNR | offline mean of the members | difference |",
+             "|---|---|---:|---:|---:|"]
+    for label, kw in cfg["fusions"].items():
+        d = cache / ce._slug(label)
+        clips = sorted(p.stem for p in d.glob("*.npz")) if d.is_dir() else []
+        off = "mean of " + " + ".join(cfg["fusion_offline"][label])
+        if not clips or off not in ps:
+            continue
+        res, _ = ce.evaluate_corpus([s for s in samples if s.clip in clips], [ev.RifeMethod(kw, label)], cache=cache)
+        got = ce.clip_scores(res)[label]
+        for c in clips:
+            lines.append(f"| {label} | {c} | {got[c]:.3f} | {ps[off][c]:.3f} | {got[c] - ps[off][c]:+.3f} |")
+        a, b = np.mean(list(got.values())), np.mean([ps[off][c] for c in clips])
+        lines.append(f"| {label} | **mean of {len(clips)}** | **{a:.3f}** | {b:.3f} | {a - b:+.3f} |")
+    return "\n".join(lines)
+
+
 def _load(cache: Path, cfg: dict) -> tuple[list[ce.Sample], dict[str, list[ce.CorpusResult]]]:
     """Every setting's scores: baselines, single settings, the small-clip candidates, the offline fusions."""
     samples = ce.load_samples(log=print)
@@ -197,6 +216,7 @@ def report(cache: Path, cfg: dict) -> None:
         "cv_best": _fmt_cv(f"best fusion within {BEST_BUDGET:g}x", picks_best, cv_best["psnr"], ps,
                            [best_single, *ref]),
         "speed": _speed_table(speed),
+        "filter_check": _filter_check(cache, samples, cfg, ps),
     }
     IMG.mkdir(parents=True, exist_ok=True)
     for k, v in parts.items():

@@ -109,7 +109,8 @@ def rules_cv(log: Path, speed: dict[str, list[float]], budget: float = 5.0) -> s
     rules = list(dict.fromkeys(k.split(" | ")[0] for k in ok if not k.startswith("single | ")))
     lines = [f"t = 1/2 on {len(whole)} clips ({', '.join(sorted(whole))}); member sets within {budget:g}x a 4.25 "
              "pass; the singles are candidates too.", "",
-             "| rule | CV mean PSNR | vs plain mean (CV) | best set (full mean) | its mean |", "|---|---:|---:|---|---:|"]
+             "| rule | CV mean PSNR | vs plain mean (CV) | best set (full mean) | its mean |",
+             "|---|---:|---:|---|---:|"]
     base, _ = ce.loco(scores, [k for k in ok if k.startswith("mean | ")] + singles)
     for rule in rules:
         mine = [k for k in ok if k.startswith(f"{rule} | ")]

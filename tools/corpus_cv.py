@@ -55,7 +55,9 @@ OFFLINE_SETS = [
     ("4.6 ens", "4.0 ens"), ("4.6 ens", "4.25 ens"), ("4.0 ens", "4.25 ens"), ("4.0 ens", "4.6"),
     ("4.6 ens", "4.0 ens", "4.25"), ("4.0 ens", "4.25 ens", "4.6"), ("4.0 ens", "4.6", "4.25"),
     ("4.6 ens", "4.0 ens", "4.25 ens"), ("4.0 ens", "3.1"), ("4.6 ens", "3.1"), ("4.0 ens", "4.6", "3.1"),
-    ("4.0 ens", "hd"), ("4.6 ens", "4.0 ens", "3.1"),
+    ("4.0 ens", "hd"), ("4.6 ens", "4.0 ens", "3.1"), ("4.6 ens", "4.0"), ("4.6 ens", "4.25"),
+    ("4.6 ens", "4.0", "4.25"),
+    ("4.25 ens", "4.0", "4.6"), ("4.6 ens", "hd"), ("4.0 ens", "4.6", "hd"),
     # the member sets of tools/fusion_rules.py (the rules beyond the mean are compared on them) and the old "best"
     ("4.25 ens", "hd"), ("4.25 ens", "3.1"), ("4.25 ens", "hd", "3.1"), ("4.25 ens", "4.0", "3.1"),
 ]

@@ -86,7 +86,7 @@ def fusions(args: argparse.Namespace) -> None:
 
 
 def speed(args: argparse.Namespace) -> None:
-    """Seconds per 720p frame (t = 1/2, and per frame of multi=3), interleaved, best of 3, one process."""
+    """Seconds per 720p frame (t = 1/2, and per frame of multi=3), interleaved, best of ``--reps``, one process."""
     import time
 
     import torch
@@ -101,7 +101,7 @@ def speed(args: argparse.Namespace) -> None:
     for e in engines.values():
         e.interpolate(a[:, :128, :128], b[:, :128, :128], [0.5])
     best = {k: [float("inf"), float("inf")] for k in engines}
-    for rep in range(3):
+    for rep in range(args.reps):
         for k, e in engines.items():
             for i, ts in enumerate(([0.5], [1 / 3, 2 / 3])):
                 t0 = time.perf_counter()
@@ -117,6 +117,7 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=cache_dir() / "quality")
     p.add_argument("--only", type=lambda s: s.split(","), default=None,
                    help="comma list of labels to run (default: all); the others are neither run nor scored")
+    p.add_argument("--reps", type=int, default=3, help="speed: rounds (the best of them counts)")
     p.add_argument("--clips", type=lambda s: s.split(","), default=None,
                    help="fusions: only these clips (a sub-sample; the report compares them with the offline mean)")
     args = p.parse_args()

@@ -9,9 +9,10 @@ member needs) and handed to every member, which adds its own per-frame work (the
 packed layout, the 4.25 encoder) and keeps it in its own cache.  Each member runs as it would
 alone: its fast path, its ensemble, its bisection for t = 0.5-only models.
 
-The fused frame is the plain mean of the members' RGB frames (float32), the rule that won the
-leave-one-clip-out comparison on the corpus (docs/quality.md); a fusion of identical members is
-therefore bit-identical to the single model.
+The fused frame is the plain mean of the members' RGB frames (float32); a fusion of identical members
+is therefore bit-identical to the single model.  (Per-pixel weights from the members' warp residuals
+scored higher in the t = 1/2 cross-validation of tools/fusion_rules.py, docs/quality.md; they need the
+members' warped frames, which the engines do not return, and are not implemented here.)
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ packed layout, the 4.25 encoder) and keeps it in its own cache.  Each member run
 alone: its fast path, its ensemble, its bisection for t = 0.5-only models.
 
 The fused frame is the plain mean of the members' RGB frames (float32); a fusion of identical members
-is therefore bit-identical to the single model.  (Per-pixel weights from the members' warp residuals
-scored higher in the t = 1/2 cross-validation of tools/fusion_rules.py, docs/quality.md; they need the
-members' warped frames, which the engines do not return, and are not implemented here.)
+is therefore bit-identical to the single model.  The rules tried beyond it (tools/fusion_rules.py, t = 1/2:
+flows and masks averaged before one warp, per-pixel weights from the warp residuals or from the members'
+agreement) did not win the leave-one-clip-out comparison within the 5x budget (docs/quality.md).
 """
 
 from __future__ import annotations

@@ -63,6 +63,18 @@ def test_fusion_is_the_mean_and_keeps_source_frames(all_models: list[str], foota
         assert float(np.abs(f - planes(a.get_frame(n))).mean()) > 1e-3  # the mean is not one of the members
 
 
+def test_fusion_members_keep_their_own_padding(all_models: list[str], footage: Path) -> None:
+    """At 160x68, 4.25 pads to 192x128 and 4.0 to 160x96: in the fusion each member still sees its own padding,
+    so the fused frame is exactly the mean of the two single models (and 4.0 gives its own frame)."""
+    src = bikes(footage, 40, 3, vs.RGBS)
+    fused = vsrife.RIFE(src, multi=3, model="4.0+4.25", sc=False)
+    a = vsrife.RIFE(src, multi=3, model="4.0", sc=False)
+    b = vsrife.RIFE(src, multi=3, model="4.25", sc=False)
+    for n in (1, 2, 4, 5):
+        mean = (planes(a.get_frame(n)) + planes(b.get_frame(n))) / 2
+        assert np.array_equal(planes(fused.get_frame(n)), mean), n
+
+
 def test_fusion_repeats_source_frames_at_cuts(all_models: list[str], footage: Path) -> None:
     """bikes cuts at frame 30: the fusion shows the nearest source frame there, like a single model."""
     src = bikes(footage, 28, 4)

@@ -5,8 +5,9 @@
 ``Interpolator`` drive it exactly as they drive a single engine: the RGB conversion, the scene-cut
 and dedup decisions and the source frames passed through are the graph's, shared by all members.
 A frame is copied from VapourSynth's memory and padded once (to the largest multiple that a
-member needs) and handed to every member, which adds its own per-frame work (the CPU fast path's
-packed layout, the 4.25 encoder) and keeps it in its own cache.  Each member runs as it would
+member needs) and handed to every member, which crops it to its own multiple (so that it sees the
+frame as it would alone), adds its own per-frame work (the CPU fast path's packed layout, the 4.25
+encoder) and keeps it in its own cache.  Each member runs as it would
 alone: its fast path, its ensemble, its bisection for t = 0.5-only models.
 
 The fused frame is the plain mean of the members' RGB frames (float32); a fusion of identical members
@@ -107,8 +108,9 @@ class Fusion:
             hits = [m.cached(key) for m in self.members]
             if all(h is not None for h in hits):
                 return FusedPrepared([h for h in hits if h is not None])
+        size = tuple(img[0].shape[-2:]) if isinstance(img, (list, tuple)) else tuple(img.shape[-2:])
         with self.lead.slot():
-            shared = Shared(self.lead.to_device(img))
+            shared = Shared(self.lead.to_device(img), (int(size[0]), int(size[1])))
         return FusedPrepared([m.prepare(shared, key) for m in self.members])
 
     def interpolate(self, img0: Tensor | np.ndarray | FusedPrepared, img1: Tensor | np.ndarray | FusedPrepared,

@@ -234,7 +234,8 @@ def report(cache: Path, cfg: dict) -> None:
         (IMG / f"corpus_{k}.md").write_text(v + "\n")
         print(v, "\n")
     summary = {"clip_psnr": ps, "clip_ssim": sc["ssim"], "speed": speed, "cv_default": [cv_def, picks_def],
-               "cv_best": [cv_best, picks_best], "cv_unbounded": [cv_all, picks_all], "cv_policy": [cv_pol, picks_pol], "best_single": best_single,
+               "cv_best": [cv_best, picks_best], "cv_unbounded": [cv_all, picks_all], "cv_policy": [cv_pol, picks_pol],
+               "best_single": best_single,
                "costs": {n: _cost(n, speed) for n in [*singles, *fuse]}}
     (IMG / "corpus_results.json").write_text(json.dumps(summary, indent=1))
     _pictures(results, samples, cache, picks_def, picks_best, cfg["baselines"])

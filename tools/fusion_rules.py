@@ -134,10 +134,11 @@ def main() -> int:
     p.add_argument("--out", default="fusion_rules.json")
     p.add_argument("--cv", action="store_true", help="only the cross-validation of what the log holds")
     p.add_argument("--speed", type=Path, default=None, help="speed.json of tools/corpus_cv.py speed")
+    p.add_argument("--budget", type=float, default=5.0, help="--cv: member sets up to this many 4.25 passes")
     args = p.parse_args()
     if args.cv:
         speed = json.loads((args.speed or args.cache / "speed.json").read_text())
-        print(rules_cv(args.cache / (Path(args.out).stem + ".jsonl"), speed))
+        print(rules_cv(args.cache / (Path(args.out).stem + ".jsonl"), speed, args.budget))
         return 0
     clips = None if not args.clips else [corpus.clip(n) for n in args.clips.split(",")]
     samples = [s for s in ce.load_samples(clips, log=print) if s.task == "1/2"]

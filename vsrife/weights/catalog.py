@@ -168,12 +168,12 @@ class Member:
 
 
 MAX_MEMBERS = 4  # networks a fusion may hold (as many as stay loaded at once)
-# Named fusions (docs/quality.md, "The public corpus"; tools/corpus_cv.py): "best" is the fusion the
-# leave-one-clip-out selection picks most often among those within 5x a single 4.25 pass at 720p:
-# 4.0 and 4.25, both with the ensemble (35.62 dB corpus mean, +0.13 dB over the best single setting, 4.6
-# with the ensemble; 4.9x a 4.25 pass).
+# Named fusions (docs/quality.md, "The public corpus"; tools/corpus_cv.py): "best" is the fusion that the
+# leave-one-clip-out selection picks for every held-out clip among those within 5x a single 4.25 pass at
+# 720p: 4.6 and 4.0, both with the ensemble (35.71 dB corpus mean, +0.21 dB over the best single setting,
+# 4.6 with the ensemble; 4.9x a 4.25 pass in the run that decided, 5.5x in an earlier one).
 PRESETS: dict[str, tuple[Member, ...]] = {
-    "best": (Member(MODELS["4.0"], True), Member(MODELS["4.25"], True)),
+    "best": (Member(MODELS["4.6"], True), Member(MODELS["4.0"], True)),
 }
 
 

@@ -78,18 +78,6 @@ class Shared:
     """A frame on the device, clamped and padded by :meth:`Engine.to_device`, shared by a fusion's members."""
 
     img: Tensor  # [1, 3, Hp, Wp]
-    size: tuple[int, int] | None = None  # the frame's (H, W) before padding: a member crops to its own padding
-
-    def for_multiple(self, multiple: int) -> Tensor:
-        """The frame padded to ``multiple`` only: the shared padding cropped (replicate, reflect and zero padding
-        to a larger multiple start with the smaller one's rows and columns; reflect falls back to replicate
-        where the pad would exceed the frame, so on tiny frames the two can differ)."""
-        if self.size is None:
-            return self.img
-        hp, wp = ((n + multiple - 1) // multiple * multiple for n in self.size)
-        if (hp, wp) == tuple(self.img.shape[-2:]):
-            return self.img
-        return self.img[..., :hp, :wp].contiguous()
 
 
 class Engine:
@@ -269,7 +257,7 @@ class Engine:
     def _prepare(self, img: Tensor | np.ndarray | Sequence[np.ndarray] | Shared) -> Prepared:
         with self.slot():
             if isinstance(img, Shared):
-                t = img.for_multiple(self.multiple)
+                t = img.img
                 if t.shape[-2] % self.multiple or t.shape[-1] % self.multiple:
                     raise InputError(f"shared frame {tuple(t.shape)} is not padded to a multiple of {self.multiple}")
                 self.check_memory(*t.shape[-2:])

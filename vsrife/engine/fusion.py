@@ -22,7 +22,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -108,10 +108,11 @@ class Fusion:
             hits = [m.cached(key) for m in self.members]
             if all(h is not None for h in hits):
                 return FusedPrepared([h for h in hits if h is not None])
-        size = tuple(img[0].shape[-2:]) if isinstance(img, (list, tuple)) else tuple(img.shape[-2:])
+        first = img[0] if isinstance(img, (list, tuple)) else cast("Tensor | np.ndarray", img)
+        h, w = first.shape[-2:]
         with self.lead.slot():
-            shared = Shared(self.lead.to_device(img), (int(size[0]), int(size[1])))
-        return FusedPrepared([m.prepare(shared, key) for m in self.members])
+            full = self.lead.to_device(img)
+        return FusedPrepared([m.prepare(Shared(_crop(full, int(h), int(w), m.multiple)), key) for m in self.members])
 
     def interpolate(self, img0: Tensor | np.ndarray | FusedPrepared, img1: Tensor | np.ndarray | FusedPrepared,
                     timesteps: float | Sequence[float] | Tensor, size: tuple[int, int] | None = None,
@@ -131,6 +132,14 @@ class Fusion:
             assert total is not None
             fused = total / len(self.members)
             return fused.cpu().contiguous() if to_cpu else fused
+
+
+def _crop(t: Tensor, h: int, w: int, multiple: int) -> Tensor:
+    """The frame ``t`` (padded to a larger multiple) padded to ``multiple`` only: replicate, reflect and zero
+    padding to a larger multiple start with the smaller one's rows and columns (reflect falls back to replicate
+    where the pad would exceed the frame, so on tiny frames the two can differ)."""
+    hp, wp = (h + multiple - 1) // multiple * multiple, (w + multiple - 1) // multiple * multiple
+    return t if (hp, wp) == tuple(t.shape[-2:]) else t[..., :hp, :wp].contiguous()
 
 
 def make_engine(model: str | Weights | None = None, model_path: str | Path | None = None,

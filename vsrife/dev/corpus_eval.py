@@ -240,7 +240,7 @@ def plot_clips(results: Sequence[CorpusResult], path: str | Path, methods: Seque
     ps = clip_scores(results)
     names = list(ps if methods is None else methods)
     clips = [*dict.fromkeys(r.clip for r in results), "mean"]
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(clips) + 0.2 * len(names) * len(clips)), 4.2))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(8.0, 0.9 * len(clips) + 0.2 * len(names) * len(clips))), 4.6))
     width = 0.8 / len(names)
     for i, m in enumerate(names):
         vals = [ps[m].get(c, np.nan) if c != "mean" else mean_over_clips(ps[m]) for c in clips]

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import re
 import shutil
@@ -51,9 +52,16 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def build_sdist(out: Path) -> Path:
+    """The sdist, built in the checkout.  setuptools writes ``vapoursynth_rife.egg-info/`` there, so two builds at
+    once (``make wheel`` and ``make wheel-windows`` in parallel, or the tests' fixture) would race on it: one lock
+    file in ``build/`` makes them take turns."""
     out.mkdir(parents=True, exist_ok=True)
     code = f"from setuptools import build_meta as b; print(b.build_sdist({str(out)!r}))"
-    name = _run([sys.executable, "-c", code], cwd=ROOT).stdout.strip().splitlines()[-1]
+    lock = ROOT / "build" / "sdist.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        name = _run([sys.executable, "-c", code], cwd=ROOT).stdout.strip().splitlines()[-1]
     return out / name
 
 

@@ -338,3 +338,18 @@ def test_unwritable_work_folder_is_a_clear_error(src, tmp_path):
     assert res.returncode == 1
     msg = res.stderr.strip().splitlines()[-1]
     assert f"work folder '{work}': on a read-only file system" in msg, msg
+
+
+@pytest.mark.parametrize(("cores", "threads", "workers"), [(1, 1, 1), (2, 1, 2), (4, 2, 2), (8, 4, 2), (16, 4, 4)])
+def test_default_workers_and_threads_follow_the_cores(monkeypatch, tmp_path, cores, threads, workers):
+    """Locally half the cores per worker (1 to 4), so 2 cores or more run at least 2 workers; Ray tasks take 2."""
+    from vsrife.jobs.local import default_workers
+    from vsrife.jobs.render import RenderRequest, default_threads
+    from vsrife.media import EncodeOptions
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    req = RenderRequest(tmp_path / "in.mkv", tmp_path / "out.mkv", {"multi": 2}, EncodeOptions())
+    assert default_threads(req) == threads
+    assert default_workers(default_threads(req)) == workers
+    assert default_threads(RenderRequest(tmp_path / "a", tmp_path / "b", {}, EncodeOptions(), ray="auto")) == 2
+    assert default_threads(RenderRequest(tmp_path / "a", tmp_path / "b", {}, EncodeOptions(), threads=3)) == 3

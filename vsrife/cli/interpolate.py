@@ -88,7 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--keep-partial", action="store_true", help="on Ctrl-C or error keep NAME.partial.EXT")
     g.add_argument("--preview", metavar="PNG", help="also write a contact sheet (see 'vsrife show') before encoding")
     g.add_argument("--preview-frame", type=int, default=0, metavar="N", help="source frame for --preview (default 0)")
-    g.add_argument("--threads", type=int, metavar="N", help="VapourSynth threads (default: all cores)")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="VapourSynth threads (default: all cores; in a chunked render, per worker: half the cores, "
+                        "1 to 4)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_job_args(p)
     p.set_defaults(func=run)

@@ -214,10 +214,7 @@ class Engine:
             return self._prepare(img)
         while True:  # one thread prepares a frame; others asking for the same key wait for it
             with self._lock:
-                hit = self._cache.get(key)
-                if hit is not None:
-                    self._cache.move_to_end(key)
-                    self.stats["cache_hits"] += 1
+                if (hit := self._hit(key)) is not None:
                     return hit
                 ev = self._inflight.get(key)
                 if ev is None:
@@ -239,11 +236,14 @@ class Engine:
     def cached(self, key: Hashable) -> Prepared | None:
         """The cached frame of ``key``, or None (no work done)."""
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                self.stats["cache_hits"] += 1
-            return hit
+            return self._hit(key)
+
+    def _hit(self, key: Hashable) -> Prepared | None:  # the caller holds self._lock; counts and refreshes a hit
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            self.stats["cache_hits"] += 1
+        return hit
 
     def to_device(self, img: Tensor | np.ndarray | Sequence[np.ndarray]) -> Tensor:
         """One RGB frame on the device, clamped, NaN-free and padded (the per-frame work before the model)."""

@@ -81,7 +81,8 @@ def test_kernels_match_the_torch_path(pair, toggle, monkeypatch: pytest.MonkeyPa
     # 4.25's ensemble has a reversed pass (its outputs flipped by the output kernel); 4.0's and 4.6's run each
     # block twice on one kernel-made input
     passes = 2 if ensemble and net.arch.passwise_ensemble else 1
-    assert calls == {"block_input": passes * integer_blocks, "final": int(scale <= 1)}
+    # 4.0's refine nets finish its frame from the full-resolution flow, so the output kernel is not used for it
+    assert calls == {"block_input": passes * integer_blocks, "final": int(scale <= 1 and not net.arch.refines)}
     assert integer_blocks >= 3
     assert psnr(got.numpy(), ref.numpy(), peak=1.0) >= 100.0
 

@@ -87,6 +87,25 @@ def test_real_footage_beats_blend_for_every_model(all_models: list[str], footage
         assert np.mean(scores) >= blend + 3, (name, np.mean(scores), blend)
 
 
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_4_0_runs_its_refine_nets(all_models: list[str], footage: Path, ensemble: bool) -> None:
+    """4.0's context U-Net runs on every frame (fast path and eager model alike) and is worth it on real footage:
+    the engine equals the eager model with ``refine=True``, not the plain flow pass, and beats that pass."""
+    frames = read_video(footage / "bikes.mp4", 640, 272, 3, start=10)[:, 56:216, 192:448]  # 256x160, moving
+    a, b = (torch.from_numpy(f.transpose(2, 0, 1).copy()).float() / 255 for f in frames[::2])
+    eng = Engine("4.0", ensemble=ensemble)
+    assert eng.arch.refines and eng.fast is not None and eng.fast.refiner is not None
+    got = eng.interpolate(a, b, [0.5])[0]
+    pa, pb = eng.to_device(a), eng.to_device(b)
+    with torch.inference_mode():
+        ref = eng.net(pa, pb, 0.5, ensemble=ensemble, refine=True).image[0, :, :160, :256]
+        plain = eng.net(pa, pb, 0.5, ensemble=ensemble).image[0, :, :160, :256]
+    assert float((got - ref).abs().max()) < 1e-3
+    assert float((got - plain).abs().mean()) > 1e-3
+    u8 = lambda x: (x.clamp(0, 1) * 255).round().permute(1, 2, 0).numpy()  # noqa: E731
+    assert psnr(u8(got), frames[1]) > psnr(u8(plain), frames[1])
+
+
 def test_batched_timesteps_match_single_calls(all_models: list[str]) -> None:
     img0, img1, _ = shifted(8, 0.5, 64, 128)
     eng = Engine("4.25", device="cpu")

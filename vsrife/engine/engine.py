@@ -309,7 +309,7 @@ class Engine:
         if self.fast is not None:
             tt = t if torch.is_tensor(t) else torch.tensor([float(t)], device=self.device, dtype=self.dtype)
             return self.fast(p0, p1, tt, f0, f1, scale=self.scale, ensemble=self.ensemble)
-        out = self.net(p0, p1, t, scale=self.scale, ensemble=self.ensemble, f0=f0, f1=f1)
+        out = self.net(p0, p1, t, scale=self.scale, ensemble=self.ensemble, refine=self.arch.refines, f0=f0, f1=f1)
         return out.image
 
     def _bisect(self, a: Tensor, b: Tensor, ts: list[float], depth: int) -> dict[float, Tensor]:

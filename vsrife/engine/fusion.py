@@ -11,9 +11,10 @@ encoder) and keeps it in its own cache.  Each member runs as it would
 alone: its fast path, its ensemble, its bisection for t = 0.5-only models.
 
 The fused frame is the plain mean of the members' RGB frames (float32); a fusion of identical members
-is therefore bit-identical to the single model.  The rules tried beyond it (tools/fusion_rules.py, t = 1/2:
-flows and masks averaged before one warp, per-pixel weights from the warp residuals or from the members'
-agreement) did not win the leave-one-clip-out comparison within the 5x budget (docs/quality.md).
+is therefore bit-identical to the single model.  The rules tried beyond it (flows and masks averaged before
+one warp, per-pixel weights from the warp residuals or from the members' agreement, mirrored or reversed
+members) did not beat it on the corpus (docs/quality.md, "Fusion rules beyond the mean" and "4.0's refine
+nets").
 """
 
 from __future__ import annotations

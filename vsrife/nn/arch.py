@@ -150,6 +150,13 @@ class Arch:
         return 3 + (self.enc_out if self.encoder else 0)
 
     @property
+    def refines(self) -> bool:
+        """4.0's context U-Net runs on the fused frame (the weights have it: 4.0/4.1 files without it detect as
+        ``Refine.NONE``).  It is part of the trained model: +1.0 dB on the corpus's t = 1/2 samples without the
+        ensemble, +0.07 dB with it (docs/quality.md)."""
+        return self.refine is Refine.V4
+
+    @property
     def passwise_ensemble(self) -> bool:
         """Ensemble over whole passes (blocks pass features on, 4.21+), not block by block."""
         return self.features > 0

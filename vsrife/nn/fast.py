@@ -46,8 +46,9 @@ from .fastblock import (
     sparse_grid,
     warp_nchw,
 )
-from .ifnet import IFNet
+from .ifnet import IFNet, refine_v4
 from .layers import merge_reversed
+from .refine import ContextNet, UNet
 from .warp import flow_norm, resize
 
 __all__ = ["FastV4", "bf16_supported", "supports", "warp_nchw"]
@@ -61,7 +62,7 @@ def supports(net: IFNet) -> bool:
 
 
 class FastV4(nn.Module):
-    """Inference-only v4 IFNet (no refine net); same weights, NHWC.
+    """Inference-only v4 IFNet; same weights, NHWC (4.0's refine nets run as they are, in float32).
 
     ``dtype=torch.bfloat16`` runs the IFBlocks' convolutions in bfloat16 (for CPUs with native bf16
     instructions, see :func:`bf16_supported`); the encoder, warps, flows and the output stay float32.
@@ -84,6 +85,11 @@ class FastV4(nn.Module):
         # the encoder stays fp32 with bf16 blocks: in bf16 it would save ~10 ms per 720p frame but cost
         # ~12 dB of the margin (worst of 24 real pairs 57 dB instead of 69 dB against fp32 eager)
         self.encoder = copy.deepcopy(net.encode) if net.arch.encoder else None
+        # 4.0: its refine nets (ifnet.refine_v4), float32
+        self.refiner: tuple[ContextNet, UNet] | None = None
+        if net.arch.refines:
+            self.contextnet, self.unet = copy.deepcopy(net.contextnet), copy.deepcopy(net.unet)
+            self.refiner = (self.contextnet, self.unet)
         self.eval().to(memory_format=CL)
 
     @property
@@ -130,7 +136,7 @@ class FastV4(nn.Module):
             timestep = timestep.view(n, 1, 1, 1)
         if not ensemble or not a.passwise_ensemble:
             outs, flow, logit, done = self._blocks(x0, x1, timestep, scales, n, ensemble)
-            if fused.usable(x0, outs, 1):
+            if self.refiner is None and fused.usable(x0, outs, 1):
                 return fused.final(x0, x1, outs, a.mask_accumulate)
             flow, logit, _, _ = self._full(outs, flow, logit, done)
         else:
@@ -143,7 +149,10 @@ class FastV4(nn.Module):
             rflow, rlogit, _, _ = self._full(routs, rflow, rlogit, rdone)
             flow, logit = merge_reversed(flow, logit, rflow, rlogit)
         w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
-        return torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
+        img = torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
+        if self.refiner is not None:
+            img = refine_v4(*self.refiner, warp_nchw, x0[:, :3], x1[:, :3], img, flow, logit, w0, w1)
+        return img
 
     def _run(self, block: FastBlock, x: Tensor, s: float, last: bool, pre: bool, first: bool,
              ensemble: bool) -> BlockOut:

@@ -19,7 +19,7 @@ from .refine import ContextNet, UNet
 from .warp import Warp, resize
 from .warp import warp as warp_gridsample
 
-__all__ = ["IFNet", "Output"]
+__all__ = ["IFNet", "Output", "refine_v4"]
 
 
 @dataclass
@@ -120,12 +120,9 @@ class IFNet(nn.Module):
 
     def _refine_v4(self, img0: Tensor, img1: Tensor, out: Output) -> Output:
         """4.0's context U-Net: adds a residual in [-1, 1] to the fused frame."""
-        c0 = self.contextnet(img0, out.flow[:, :2], self.warp)
-        c1 = self.contextnet(img1, out.flow[:, 2:4], self.warp)
         assert out.mask_logit is not None
-        x = torch.cat((img0, img1, out.warped[0], out.warped[1], out.mask_logit, out.flow), 1)
-        res = torch.sigmoid(self.unet(x, c0, c1)) * 2 - 1
-        img = torch.clamp(out.image + res, 0, 1)
+        img = refine_v4(self.contextnet, self.unet, self.warp, img0, img1, out.image, out.flow, out.mask_logit,
+                        *out.warped)
         return Output(img, out.flow, out.mask, out.flows, out.masks, [*out.merged[:-1], img], out.warped,
                       out.feat, out.mask_logit)
 
@@ -232,3 +229,13 @@ class IFNet(nn.Module):
         img = torch.clamp(blend + res, 0, 1)
         return Output(img, full, m, [resize(f, 2.0) * 2.0 for f in flows], [ref[:, 3:4]], [blend, img], (w0, w1),
                       None, ref[:, 3:4])
+
+
+def refine_v4(ctx: ContextNet, unet: UNet, warp_fn: Warp, img0: Tensor, img1: Tensor, img: Tensor, flow: Tensor,
+              logit: Tensor, w0: Tensor, w1: Tensor) -> Tensor:
+    """4.0's refinement of the fused frame ``img``: the context features of both frames warped by the flow and a
+    U-Net over the frames, warps, mask logit and flow add a residual in [-1, 1].  One source for the eager
+    model and the CPU fast path."""
+    c0, c1 = ctx(img0, flow[:, :2], warp_fn), ctx(img1, flow[:, 2:4], warp_fn)
+    x = torch.cat((img0, img1, w0, w1, logit, flow), 1)
+    return torch.clamp(img + torch.sigmoid(unet(x, c0, c1)) * 2 - 1, 0, 1)

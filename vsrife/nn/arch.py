@@ -152,8 +152,8 @@ class Arch:
     @property
     def refines(self) -> bool:
         """4.0's context U-Net runs on the fused frame (the weights have it: 4.0/4.1 files without it detect as
-        ``Refine.NONE``).  It is part of the trained model: +1.0 dB on the corpus's t = 1/2 samples without the
-        ensemble, +0.07 dB with it (docs/quality.md)."""
+        ``Refine.NONE``).  It is part of the trained model: +0.81 dB on the corpus mean without the ensemble,
+        +0.26 dB with it (docs/quality.md, "4.0's refine nets")."""
         return self.refine is Refine.V4
 
     @property

@@ -240,7 +240,7 @@ def test_bf16_convolutions_stay_within_50db(pair) -> None:
 
 
 def test_fp16_on_a_cpu_without_bf16_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vsrife.engine.engine, "bf16_supported", lambda: False)
+    monkeypatch.setattr(vsrife.engine.device, "bf16_supported", lambda: False)
     with pytest.raises(ValueError, match=r"fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU "
                                          r"with native bf16 instructions"):
         Engine("4.25", device="cpu", fp16=True)

@@ -90,12 +90,16 @@ def test_real_footage_beats_blend_for_every_model(all_models: list[str], footage
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_4_0_runs_its_refine_nets(all_models: list[str], footage: Path, ensemble: bool) -> None:
     """4.0's context U-Net runs on every frame (fast path and eager model alike) and is worth it on real footage:
-    the engine equals the eager model with ``refine=True``, not the plain flow pass, and beats that pass."""
+    the engine equals the eager model with ``refine=True``, not the plain flow pass, and beats that pass.  The
+    fast path computes each frame's context features once, with the frame (``Prepared.ctx``)."""
     frames = read_video(footage / "bikes.mp4", 640, 272, 3, start=10)[:, 56:216, 192:448]  # 256x160, moving
     a, b = (torch.from_numpy(f.transpose(2, 0, 1).copy()).float() / 255 for f in frames[::2])
     eng = Engine("4.0", ensemble=ensemble)
     assert eng.arch.refines and eng.fast is not None and eng.fast.refiner is not None
-    got = eng.interpolate(a, b, [0.5])[0]
+    p0, p1 = eng.prepare(a, key=0), eng.prepare(b, key=1)
+    assert p0.ctx is not None and [c.shape[1] for c in p0.ctx] == [16, 32, 64, 128]
+    got = eng.interpolate(p0, p1, [0.5], size=(160, 256))[0]
+    assert torch.equal(got, eng.interpolate(a, b, [0.5])[0])  # cached features: the same frame
     pa, pb = eng.to_device(a), eng.to_device(b)
     with torch.inference_mode():
         ref = eng.net(pa, pb, 0.5, ensemble=ensemble, refine=True).image[0, :, :160, :256]

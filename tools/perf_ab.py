@@ -3,7 +3,9 @@
     PYTHONPATH=. .venv/bin/python tools/perf_ab.py --size 768x1280 --variants eager,cl,fast,jit --runs 3
 
 Variants: eager (IFNet NCHW), cl (IFNet channels_last), fast (vsrife.fast.FastV4), jit (FastV4 traced
-and frozen).  Variants are interleaved run by run; PSNR is against eager on the same random input.
+and frozen), stream (FastV4 as the engine runs it in a stream: the new frame's per-frame work, the source and
+4.0's context features, computed; the other frame's cached).  4.0 runs its refine nets in every variant.
+Variants are interleaved run by run; PSNR is against eager on the same random input.
 """
 
 from __future__ import annotations
@@ -37,15 +39,24 @@ def main() -> None:
     b = torch.roll(a, (5, 3), (-2, -1))
     tt = torch.full((1,), 0.5)
     variants = args.variants.split(",")
-    fns: dict[str, Callable[[], torch.Tensor]] = {"eager": lambda: net(a, b, 0.5).image}
+    refine = net.arch.refines
+    fns: dict[str, Callable[[], torch.Tensor]] = {"eager": lambda: net(a, b, 0.5, refine=refine).image}
     with torch.inference_mode():
         ref = fns["eager"]()
         if "cl" in variants:
             cl = copy.deepcopy(net).to(memory_format=torch.channels_last)
             ac, bc = (x.contiguous(memory_format=torch.channels_last) for x in (a, b))
-            fns["cl"] = lambda: cl(ac, bc, 0.5).image
+            fns["cl"] = lambda: cl(ac, bc, 0.5, refine=refine).image
         fast = FastV4(net)
         fns["fast"] = lambda: fast(a, b, tt)
+        x0 = fast.source(a)
+        c0 = fast.context(x0)
+
+        def stream() -> torch.Tensor:
+            x1 = fast.source(b)
+            return fast.interpolate(x0, x1, tt, ctx0=c0, ctx1=fast.context(x1))
+
+        fns["stream"] = stream
         if "jit" in variants:
             traced = torch.jit.freeze(torch.jit.trace(fast, (a, b, tt), check_trace=False))
             fns["jit"] = lambda: traced(a, b, tt)

@@ -9,9 +9,10 @@ import torch
 
 from .. import settings
 from ..errors import InputError
+from ..nn.fast import bf16_supported
 
-__all__ = ["BYTES_PER_PIXEL", "available_memory", "default_streams", "resolve_device", "system_available_memory",
-           "total_threads"]
+__all__ = ["BYTES_PER_PIXEL", "available_memory", "default_streams", "precision", "resolve_device",
+           "system_available_memory", "total_threads"]
 
 @cache
 def total_threads() -> int:
@@ -75,3 +76,20 @@ def system_available_memory() -> int | None:
     except OSError:
         pass
     return None
+
+
+def precision(device: torch.device, fp16: bool) -> tuple[torch.dtype, torch.dtype]:
+    """(dtype of the frames and the network, dtype of the CPU fast path's convolutions) for ``fp16``.
+
+    CUDA: float16 network and frames (warps and the output blend computed in float32 by ``nn.warp``).  CPU:
+    float32, with bfloat16 convolutions in the fast path for ``fp16=True`` on CPUs with native bf16.  Tests run
+    the CUDA branch on the CPU by replacing this function (torch runs float16 convolutions on the CPU, slowly).
+    """
+    if not fp16:
+        return torch.float32, torch.float32
+    if device.type != "cpu":
+        return torch.float16, torch.float32
+    if not bf16_supported():
+        raise InputError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
+                         "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
+    return torch.float32, torch.bfloat16

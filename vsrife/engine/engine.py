@@ -34,11 +34,10 @@ from torch import Tensor
 
 from ..errors import InputError, OutOfMemoryError
 from ..nn.arch import SCALES, Arch
-from ..nn.fast import bf16_supported
 from ..nn.ifnet import IFNet
 from ..settings import MAX_STREAMS
 from ..weights.catalog import Weights, resolve
-from .device import BYTES_PER_PIXEL, available_memory, default_streams, resolve_device, total_threads
+from .device import BYTES_PER_PIXEL, available_memory, default_streams, precision, resolve_device, total_threads
 from .models import fast_path, shared_net
 
 __all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "Shared", "interpolate", "precision"]
@@ -54,23 +53,7 @@ class Prepared:
     img: Tensor  # [1, 3, Hp, Wp]
     feat: Tensor | None
     src: Tensor | None = None  # CPU fast path: img and feat packed in NHWC memory (img and feat are views of it)
-
-
-def precision(device: torch.device, fp16: bool) -> tuple[torch.dtype, torch.dtype]:
-    """(dtype of the frames and the network, dtype of the CPU fast path's convolutions) for ``fp16``.
-
-    CUDA: float16 network and frames (warps and the output blend computed in float32 by ``nn.warp``).  CPU:
-    float32, with bfloat16 convolutions in the fast path for ``fp16=True`` on CPUs with native bf16.  Tests run
-    the CUDA branch on the CPU by replacing this function (torch runs float16 convolutions on the CPU, slowly).
-    """
-    if not fp16:
-        return torch.float32, torch.float32
-    if device.type != "cpu":
-        return torch.float16, torch.float32
-    if not bf16_supported():
-        raise InputError("fp16=True on the CPU runs the convolutions in bfloat16 and needs a CPU with native "
-                         "bf16 instructions (AVX512-BF16 or AMX); this CPU has none: use fp16=False")
-    return torch.float32, torch.bfloat16
+    ctx: list[Tensor] | None = None  # CPU fast path, 4.0: its refine nets' per-frame context features
 
 
 @dataclass(frozen=True)
@@ -266,7 +249,7 @@ class Engine:
             with torch.inference_mode():
                 if self.fast is not None:
                     src = self.fast.source(t)
-                    p = Prepared(src[:, :3], src[:, 3:] if self.arch.encoder else None, src)
+                    p = Prepared(src[:, :3], src[:, 3:] if self.arch.encoder else None, src, self.fast.context(src))
                 else:
                     p = Prepared(t, self.net.encode_frame(t))
         with self._lock:
@@ -370,7 +353,7 @@ class Engine:
         tmap = self._pad(tmap)
         if self.fast is not None and p0.src is not None and p1.src is not None:
             self._count_call()
-            return self.fast.interpolate(p0.src, p1.src, tmap, scale=self.scale, ensemble=self.ensemble)
+            return self.fast.interpolate(p0.src, p1.src, tmap, self.scale, self.ensemble, p0.ctx, p1.ctx)
         return self._run(p0.img, p1.img, tmap, p0.feat, p1.feat)
 
     def _interpolate_steps(self, p0: Prepared, p1: Prepared, ts: list[float]) -> Tensor:
@@ -388,7 +371,7 @@ class Engine:
             # on the CPU one timestep per call is ~15% faster than a batch (docs/performance.md)
             # (counted as one model call: the pair's timesteps are still handled together)
             self._count_call()
-            outs = [self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], scale=self.scale, ensemble=self.ensemble)
+            outs = [self.fast.interpolate(p0.src, p1.src, tt[k:k + 1], self.scale, self.ensemble, p0.ctx, p1.ctx)
                     for k in range(n)]
             return outs[0] if n == 1 else torch.cat(outs)
         a, b = p0.img.expand(n, -1, -1, -1), p1.img.expand(n, -1, -1, -1)

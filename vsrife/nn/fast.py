@@ -125,9 +125,20 @@ class FastV4(nn.Module):
         """
         return self.interpolate(self.source(img0, f0), self.source(img1, f1), timestep, scale, ensemble)
 
+    def context(self, img: Tensor) -> list[Tensor] | None:
+        """4.0's per-frame context features (:meth:`ContextNet.pyramid`, NHWC), or None for models without
+        refine nets.  Cache them per source frame with :meth:`source` and pass both to :meth:`interpolate`."""
+        if self.refiner is None:
+            return None
+        return self.contextnet.pyramid(img[:, :3].contiguous(memory_format=CL))
+
     def interpolate(self, x0: Tensor, x1: Tensor, timestep: Tensor, scale: float = 1.0,
-                    ensemble: bool = False) -> Tensor:
-        """:meth:`forward` on two :meth:`source` tensors (batch 1 each; ``timestep`` [N] or [N,1,H,W])."""
+                    ensemble: bool = False, ctx0: list[Tensor] | None = None,
+                    ctx1: list[Tensor] | None = None) -> Tensor:
+        """:meth:`forward` on two :meth:`source` tensors (batch 1 each; ``timestep`` [N] or [N,1,H,W]).
+
+        ``ctx0``, ``ctx1``: the frames' :meth:`context` if cached (computed here when not given).
+        """
         a = self.arch
         n = timestep.shape[0]
         x0, x1 = x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)
@@ -151,7 +162,12 @@ class FastV4(nn.Module):
         w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         img = torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
         if self.refiner is not None:
-            img = refine_v4(*self.refiner, warp_nchw, x0[:, :3], x1[:, :3], img, flow, logit, w0, w1)
+            i0, i1 = x0[:, :3], x1[:, :3]
+            c0 = self.context(i0) if ctx0 is None else ctx0
+            c1 = self.context(i1) if ctx1 is None else ctx1
+            assert c0 is not None and c1 is not None
+            levels = ([c.expand(n, -1, -1, -1) for c in c0], [c.expand(n, -1, -1, -1) for c in c1])
+            img = refine_v4(*self.refiner, warp_nchw, i0, i1, img, flow, logit, w0, w1, levels, cat_nhwc)
         return img
 
     def _run(self, block: FastBlock, x: Tensor, s: float, last: bool, pre: bool, first: bool,

@@ -6,6 +6,7 @@ Kept apart from :class:`~vsrife.nn.fast.FastV4`, which strings the blocks togeth
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import cast
 
 import torch
@@ -45,7 +46,7 @@ def warp_nchw(src: Tensor, flow: Tensor) -> Tensor:
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def cat_nhwc(parts: list[Tensor]) -> Tensor:
+def cat_nhwc(parts: Sequence[Tensor]) -> Tensor:
     """``torch.cat(parts, 1)`` written straight into a channels_last tensor (one copy per part, any layouts)."""
     n, _, h, w = parts[0].shape
     c = sum(p.shape[1] for p in parts)

@@ -8,6 +8,7 @@ frames; 4.0 and 3.1 add refinement nets (:mod:`vsrife.nn.refine`).  The version 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from torch import Tensor, nn
 
 from .arch import ARCHS, Arch, Family, Refine
 from .layers import IFBlock, make_encoder, merge_block, merge_reversed, swap_flows
-from .refine import ContextNet, UNet
+from .refine import Cat, ContextNet, UNet, cat_channels
 from .warp import Warp, resize
 from .warp import warp as warp_gridsample
 
@@ -232,10 +233,13 @@ class IFNet(nn.Module):
 
 
 def refine_v4(ctx: ContextNet, unet: UNet, warp_fn: Warp, img0: Tensor, img1: Tensor, img: Tensor, flow: Tensor,
-              logit: Tensor, w0: Tensor, w1: Tensor) -> Tensor:
+              logit: Tensor, w0: Tensor, w1: Tensor, levels: tuple[Sequence[Tensor], Sequence[Tensor]] | None = None,
+              cat: Cat = cat_channels) -> Tensor:
     """4.0's refinement of the fused frame ``img``: the context features of both frames warped by the flow and a
     U-Net over the frames, warps, mask logit and flow add a residual in [-1, 1].  One source for the eager
-    model and the CPU fast path."""
-    c0, c1 = ctx(img0, flow[:, :2], warp_fn), ctx(img1, flow[:, 2:4], warp_fn)
-    x = torch.cat((img0, img1, w0, w1, logit, flow), 1)
-    return torch.clamp(img + torch.sigmoid(unet(x, c0, c1)) * 2 - 1, 0, 1)
+    model and the CPU fast path, which passes each frame's :meth:`ContextNet.pyramid` (``levels``, computed once
+    per source frame) and a ``cat`` that writes NHWC memory."""
+    p0, p1 = (ctx.pyramid(img0), ctx.pyramid(img1)) if levels is None else levels
+    c0, c1 = ctx.warped(p0, flow[:, :2], warp_fn), ctx.warped(p1, flow[:, 2:4], warp_fn)
+    x = cat((img0, img1, w0, w1, logit, flow))
+    return torch.clamp(img + torch.sigmoid(unet(x, c0, c1, cat)) * 2 - 1, 0, 1)

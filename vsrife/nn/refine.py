@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -9,7 +11,13 @@ from .arch import Refine
 from .layers import conv, deconv
 from .warp import Warp, resize
 
-__all__ = ["ContextNet", "Conv2", "UNet"]
+__all__ = ["Cat", "ContextNet", "Conv2", "UNet", "cat_channels"]
+
+Cat = Callable[[Sequence[Tensor]], Tensor]  # concatenation along the channels (the fast path writes NHWC memory)
+
+
+def cat_channels(parts: Sequence[Tensor]) -> Tensor:
+    return torch.cat(tuple(parts), 1)
 
 
 class Conv2(nn.Module):
@@ -40,11 +48,25 @@ class ContextNet(nn.Module):
             self.add_module(n, Conv2(i, o))
 
     def forward(self, x: Tensor, flow: Tensor, warp: Warp) -> list[Tensor]:
+        return self.warped(self.pyramid(x), flow, warp)
+
+    def pyramid(self, x: Tensor) -> list[Tensor]:
+        """The frame's 4 feature levels before warping (1/2 to 1/16 size; 1/4 to 1/32 with the stem).
+
+        They depend on the frame only, not on the flow: the CPU fast path computes them once per source frame.
+        """
         x = self.conv1(self.conv0(x)) if self.stem else self.conv1(x)
+        levels = [x]
+        for i in range(2, 5):
+            x = getattr(self, f"conv{i}")(x)
+            levels.append(x)
+        return levels
+
+    @staticmethod
+    def warped(levels: Sequence[Tensor], flow: Tensor, warp: Warp) -> list[Tensor]:
+        """Each level warped by the flow, halved in size and value for each level."""
         feats = []
-        for i in range(4):
-            if i:
-                x = getattr(self, f"conv{i + 1}")(x)
+        for x in levels:
             flow = resize(flow, 0.5) * 0.5
             feats.append(warp(x, flow))
         return feats
@@ -74,13 +96,13 @@ class UNet(nn.Module):
         else:
             self.conv = nn.Conv2d(c, 3, 3, 1, 1)
 
-    def forward(self, x: Tensor, c0: list[Tensor], c1: list[Tensor]) -> Tensor:
+    def forward(self, x: Tensor, c0: list[Tensor], c1: list[Tensor], cat: Cat = cat_channels) -> Tensor:
         s0 = self.down0(self.conv0(x)) if self.kind is Refine.V31 else self.down0(x)
-        s1 = self.down1(torch.cat((s0, c0[0], c1[0]), 1))
-        s2 = self.down2(torch.cat((s1, c0[1], c1[1]), 1))
-        s3 = self.down3(torch.cat((s2, c0[2], c1[2]), 1))
-        y = self.up0(torch.cat((s3, c0[3], c1[3]), 1))
-        y = self.up1(torch.cat((y, s2), 1))
-        y = self.up2(torch.cat((y, s1), 1))
-        y = self.up3(torch.cat((y, s0), 1))
+        s1 = self.down1(cat((s0, c0[0], c1[0])))
+        s2 = self.down2(cat((s1, c0[1], c1[1])))
+        s3 = self.down3(cat((s2, c0[2], c1[2])))
+        y = self.up0(cat((s3, c0[3], c1[3])))
+        y = self.up1(cat((y, s2)))
+        y = self.up2(cat((y, s1)))
+        y = self.up3(cat((y, s0)))
         return self.conv(y)

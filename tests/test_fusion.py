@@ -11,6 +11,7 @@ import vapoursynth as vs
 
 import vsrife
 from vsrife.engine import Engine, Fusion, make_engine
+from vsrife.errors import InputError
 from vsrife.vs import plan
 from vsrife.weights.catalog import MODELS, PRESETS
 
@@ -73,6 +74,32 @@ def test_fusion_members_keep_their_own_padding(all_models: list[str], footage: P
     for n in (1, 2, 4, 5):
         mean = (planes(a.get_frame(n)) + planes(b.get_frame(n))) / 2
         assert np.array_equal(planes(fused.get_frame(n)), mean), n
+
+
+def test_best_is_the_weighted_mean_of_its_members(all_models: list[str], footage: Path) -> None:
+    """"best" weights 4.0 0.7 and 4.25 (ensemble) 0.3: its in-betweens are that weighted mean of the two single
+    settings' frames (float32 rounding apart), not the plain mean; its source frames stay bit-exact."""
+    assert [m.share for m in PRESETS["best"]] == [0.7, 0.3]
+    src = bikes(footage, 40, 3, vs.RGBS, size=(192, 128))
+    best = vsrife.RIFE(src, multi=3, model="best", sc=False)
+    a = vsrife.RIFE(src, multi=3, model="4.0", ensemble=False, sc=False)
+    b = vsrife.RIFE(src, multi=3, model="4.25", ensemble=True, sc=False)
+    for n in (0, 3, 6):
+        assert digest(best.get_frame(n)) == digest(src.get_frame(n // 3))
+    for n in (1, 2, 4, 5):
+        fa, fb, f = planes(a.get_frame(n)), planes(b.get_frame(n)), planes(best.get_frame(n))
+        assert float(np.abs(f - (0.7 * fa + 0.3 * fb)).max()) < 1e-5, n
+        assert float(np.abs(f - (fa + fb) / 2).mean()) > 1e-4, n  # the weights are applied
+
+
+def test_fusion_shares_are_checked() -> None:
+    members = [Engine(model="4.25"), Engine(model="4.25")]
+    with pytest.raises(InputError, match=r"shares must be one positive weight per model \(2\), got \[1.0\]"):
+        Fusion(members, [1.0])
+    with pytest.raises(InputError, match="shares must be one positive weight"):
+        Fusion(members, [1.0, -1.0])
+    f = Fusion(members, [3.0, 1.0])
+    assert f.shares == [0.75, 0.25]
 
 
 def test_fusion_repeats_source_frames_at_cuts(all_models: list[str], footage: Path) -> None:

@@ -10,11 +10,12 @@ frame as it would alone), adds its own per-frame work (the CPU fast path's packe
 encoder) and keeps it in its own cache.  Each member runs as it would
 alone: its fast path, its ensemble, its bisection for t = 0.5-only models.
 
-The fused frame is the plain mean of the members' RGB frames (float32); a fusion of identical members
-is therefore bit-identical to the single model.  The rules tried beyond it (flows and masks averaged before
+The fused frame is the plain mean of the members' RGB frames (float32), or their weighted mean with the
+``shares`` of a preset ("best" weights 4.0 0.7 and 4.25 0.3); a plain fusion of identical members is therefore
+bit-identical to the single model.  The rules tried beyond it (flows and masks averaged before
 one warp, per-pixel weights from the warp residuals or from the members' agreement, mirrored or reversed
-members) did not beat it on the corpus (docs/quality.md, "Fusion rules beyond the mean" and "4.0's refine
-nets").
+members, per-pixel weights learned by a small CNN) did not beat it on the corpus (docs/quality.md, "Fusion rules
+beyond the mean", "4.0's refine nets" and "`best` weighted 0.7 : 0.3"); one share per member did, for "best".
 """
 
 from __future__ import annotations
@@ -57,9 +58,15 @@ class FusedPrepared:
 class Fusion:
     """Interpolates with several engines on one device and averages their frames."""
 
-    def __init__(self, members: Sequence[Engine]) -> None:
+    def __init__(self, members: Sequence[Engine], shares: Sequence[float] | None = None) -> None:
         if len(members) < 2:
             raise InputError("a fusion needs at least two models")
+        if shares is not None:
+            if len(shares) != len(members) or not all(math.isfinite(x) and x > 0 for x in shares):
+                raise InputError(f"shares must be one positive weight per model ({len(members)}), got {list(shares)}")
+            total = math.fsum(shares)
+            shares = [x / total for x in shares]
+        self.shares: list[float] | None = None if shares is None else list(shares)
         devices = {str(m.device) for m in members}
         if len(devices) > 1:
             raise InputError(f"the models of a fusion must share one device, got {', '.join(sorted(devices))}")
@@ -118,7 +125,7 @@ class Fusion:
     def interpolate(self, img0: Tensor | np.ndarray | FusedPrepared, img1: Tensor | np.ndarray | FusedPrepared,
                     timesteps: float | Sequence[float] | Tensor, size: tuple[int, int] | None = None,
                     to_cpu: bool = True) -> Tensor:
-        """As :meth:`Engine.interpolate`: [T,3,H,W], the mean of the members' frames."""
+        """As :meth:`Engine.interpolate`: [T,3,H,W], the (weighted) mean of the members' frames."""
         if size is None:
             if isinstance(img0, FusedPrepared):
                 raise InputError("size=(H, W) is needed when passing prepared frames")
@@ -127,11 +134,13 @@ class Fusion:
         p1 = img1 if isinstance(img1, FusedPrepared) else self.prepare(img1)
         with torch.inference_mode():
             total: Tensor | None = None
-            for m, a, b in zip(self.members, p0.parts, p1.parts, strict=True):
+            for i, (m, a, b) in enumerate(zip(self.members, p0.parts, p1.parts, strict=True)):
                 out = m.interpolate(a, b, timesteps, size=size, to_cpu=False).float()
+                if self.shares is not None:
+                    out = out * self.shares[i]
                 total = out if total is None else total + out
             assert total is not None
-            fused = total / len(self.members)
+            fused = total / len(self.members) if self.shares is None else total.clamp_(0, 1)
             return fused.cpu().contiguous() if to_cpu else fused
 
 
@@ -154,4 +163,11 @@ def make_engine(model: str | Weights | None = None, model_path: str | Path | Non
     members = resolve_members(model)
     engines = [Engine(model=m.weights, ensemble=m.ensemble if ensemble is None else ensemble,
                       **kwargs) for m in members]  # type: ignore[arg-type]
-    return engines[0] if len(engines) == 1 else Fusion(engines)
+    if len(engines) == 1:
+        return engines[0]
+    shares = [m.share for m in members]
+    if all(x is None for x in shares):
+        return Fusion(engines)
+    if any(x is None for x in shares):
+        raise InputError(f"model {model!r}: every member of a weighted fusion needs a share")
+    return Fusion(engines, cast("list[float]", shares))

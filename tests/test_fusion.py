@@ -92,7 +92,7 @@ def test_best_is_the_weighted_mean_of_its_members(all_models: list[str], footage
         assert float(np.abs(f - (fa + fb) / 2).mean()) > 1e-4, n  # the weights are applied
 
 
-def test_fusion_shares_are_checked() -> None:
+def test_fusion_shares_are_checked(all_models: list[str]) -> None:
     members = [Engine(model="4.25"), Engine(model="4.25")]
     with pytest.raises(InputError, match=r"shares must be one positive weight per model \(2\), got \[1.0\]"):
         Fusion(members, [1.0])

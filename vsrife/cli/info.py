@@ -104,7 +104,9 @@ def _model_row(engine, kw: dict) -> str:
 
     members = _members(engine)
     if len(members) > 1:
-        head = "fusion (mean of the frames) of " + " + ".join(f"[{one(m)}]" for m in members)
+        shares = getattr(engine, "shares", None)
+        rule = "mean of the frames" if shares is None else "frames weighted " + " : ".join(f"{x:g}" for x in shares)
+        head = f"fusion ({rule}) of " + " + ".join(f"[{one(m)}]" for m in members)
     else:
         head = one(engine) if "model_path" not in kw else f"{engine.arch.name} from {kw['model_path']}, " \
             f"scale {engine.scale:g}, ensemble {'on' if engine.ensemble else 'off'}"

@@ -11,8 +11,8 @@ from .. import settings
 from ..errors import InputError
 from ..nn.fast import bf16_supported
 
-__all__ = ["BYTES_PER_PIXEL", "available_memory", "default_streams", "precision", "resolve_device",
-           "system_available_memory", "total_threads"]
+__all__ = ["BYTES_PER_PIXEL", "CONTEXT_BYTES_PER_PIXEL", "available_memory", "default_streams", "precision",
+           "resolve_device", "system_available_memory", "total_threads"]
 
 @cache
 def total_threads() -> int:
@@ -52,6 +52,9 @@ def resolve_device(device: str | None) -> torch.device:
 # peak working set per padded pixel of one interpolation (4.25, ensemble), measured on the CPU
 # (docs/reliability.md), with margin
 BYTES_PER_PIXEL = {0.25: 450, 0.5: 550, 1.0: 900, 2.0: 1200, 4.0: 1500}
+# what each cached frame of 4.0 on the CPU fast path keeps besides the frame: its refine nets' context levels
+# (16, 32, 64, 128 channels at 1/2 to 1/16 size: 7.5 float32 values per padded pixel)
+CONTEXT_BYTES_PER_PIXEL = 30
 
 
 def available_memory(device: torch.device) -> int | None:

@@ -37,7 +37,15 @@ from ..nn.arch import SCALES, Arch
 from ..nn.ifnet import IFNet
 from ..settings import MAX_STREAMS
 from ..weights.catalog import Weights, resolve
-from .device import BYTES_PER_PIXEL, available_memory, default_streams, precision, resolve_device, total_threads
+from .device import (
+    BYTES_PER_PIXEL,
+    CONTEXT_BYTES_PER_PIXEL,
+    available_memory,
+    default_streams,
+    precision,
+    resolve_device,
+    total_threads,
+)
 from .models import fast_path, shared_net
 
 __all__ = ["BISECT_DEPTH", "PAD_MODES", "Engine", "Prepared", "Shared", "interpolate", "precision"]
@@ -260,6 +268,10 @@ class Engine:
         """Refuse a frame size whose estimated working set exceeds the memory available (instead of an OOM kill)."""
         hp, wp = self.padded_size(h, w)
         need = hp * wp * BYTES_PER_PIXEL[self.scale]  # measured with the default ensemble (the larger case)
+        # the cached frames' context levels (4.0 on the fast path), held once, not per concurrent call
+        refines = self.fast is not None and self.fast.refiner is not None
+        kept = self._cache_size * hp * wp * CONTEXT_BYTES_PER_PIXEL if refines else 0
+        need += kept
         avail = available_memory(self.device)
         if avail is not None and need > avail:
             smaller = [s for s in SCALES if s < self.scale]
@@ -267,9 +279,9 @@ class Engine:
             raise OutOfMemoryError(f"a {w}x{h} frame at scale={self.scale} needs about {need / 2**30:.1f} GiB of "
                               f"{self.device.type} memory, {avail / 2**30:.1f} GiB is available; {hint}a smaller "
                               "frame, or raise $VSRIFE_MEMORY_LIMIT_MB")
-        if avail is not None and need * self.streams > avail:  # fewer concurrent calls fit: run fewer
+        if avail is not None and need + (need - kept) * (self.streams - 1) > avail:  # fewer concurrent calls fit
             with self._lock:
-                self.streams = max(1, min(self.streams, avail // need))
+                self.streams = max(1, min(self.streams, (avail - kept) // (need - kept)))
 
     def clear_cache(self) -> None:
         with self._lock:

@@ -56,13 +56,15 @@ class FusedPrepared:
 
 
 class Fusion:
-    """Interpolates with several engines on one device and averages their frames."""
+    """Interpolates with several engines on one device and averages their frames (weighted by ``shares``)."""
 
     def __init__(self, members: Sequence[Engine], shares: Sequence[float] | None = None) -> None:
         if len(members) < 2:
             raise InputError("a fusion needs at least two models")
         if shares is not None:
-            if len(shares) != len(members) or not all(math.isfinite(x) and x > 0 for x in shares):
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+                     for x in shares)
+            if len(shares) != len(members) or not ok:
                 raise InputError(f"shares must be one positive weight per model ({len(members)}), got {list(shares)}")
             total = math.fsum(shares)
             shares = [x / total for x in shares]
@@ -156,7 +158,8 @@ def make_engine(model: str | Weights | None = None, model_path: str | Path | Non
                 ensemble: bool | None = None, **kwargs: object) -> Engine | Fusion:
     """An :class:`Engine` for one model, a :class:`Fusion` for ``"a+b"`` or a preset ("best").
 
-    ``ensemble`` given: for every member; else each member's own (a preset's, or the model's default).
+    ``ensemble`` given: for every member; else each member's own (a preset's, or the model's default).  A preset's
+    shares (``"best"``: 0.7 : 0.3) apply with any ``ensemble``; they were chosen for its own members' settings.
     """
     if model_path is not None:
         return Engine(model_path=model_path, ensemble=ensemble, **kwargs)  # type: ignore[arg-type]

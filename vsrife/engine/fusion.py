@@ -168,9 +168,5 @@ def make_engine(model: str | Weights | None = None, model_path: str | Path | Non
                       **kwargs) for m in members]  # type: ignore[arg-type]
     if len(engines) == 1:
         return engines[0]
-    shares = [m.share for m in members]
-    if all(x is None for x in shares):
-        return Fusion(engines)
-    if any(x is None for x in shares):
-        raise InputError(f"model {model!r}: every member of a weighted fusion needs a share")
-    return Fusion(engines, cast("list[float]", shares))
+    shares = [m.share for m in members if m.share is not None]
+    return Fusion(engines, shares if len(shares) == len(members) else None)

@@ -141,6 +141,9 @@ class FastV4(nn.Module):
         """
         a = self.arch
         n = timestep.shape[0]
+        if self.refiner is not None:  # per frame, not per timestep: computed on the batch-1 frames
+            ctx0 = self.context(x0) if ctx0 is None else ctx0
+            ctx1 = self.context(x1) if ctx1 is None else ctx1
         x0, x1 = x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)
         scales = a.scale_list(scale)
         if timestep.dim() < 2:
@@ -162,12 +165,9 @@ class FastV4(nn.Module):
         w0, w1 = warp_nchw(x0[:, :3], flow[:, :2]), warp_nchw(x1[:, :3], flow[:, 2:4])
         img = torch.addcmul(w1, w0 - w1, torch.sigmoid(logit))
         if self.refiner is not None:
-            i0, i1 = x0[:, :3], x1[:, :3]
-            c0 = self.context(i0) if ctx0 is None else ctx0
-            c1 = self.context(i1) if ctx1 is None else ctx1
-            assert c0 is not None and c1 is not None
-            levels = ([c.expand(n, -1, -1, -1) for c in c0], [c.expand(n, -1, -1, -1) for c in c1])
-            img = refine_v4(*self.refiner, warp_nchw, i0, i1, img, flow, logit, w0, w1, levels, cat_nhwc)
+            assert ctx0 is not None and ctx1 is not None
+            levels = ([c.expand(n, -1, -1, -1) for c in ctx0], [c.expand(n, -1, -1, -1) for c in ctx1])
+            img = refine_v4(*self.refiner, warp_nchw, x0[:, :3], x1[:, :3], img, flow, logit, w0, w1, levels, cat_nhwc)
         return img
 
     def _run(self, block: FastBlock, x: Tensor, s: float, last: bool, pre: bool, first: bool,
